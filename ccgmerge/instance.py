@@ -1,0 +1,787 @@
+"""The instance model: units, higher areas, membership and adjacency.
+
+An :class:`Instance` holds one merger problem:
+
+* **units** (for example the 211 CCGs of April 2013, or 32,844 LSOAs): code,
+  name, population and any extra columns (GP list size, region, ...);
+* **areas**, the higher areas that coterminosity is measured against (Health
+  and Wellbeing Boards): code, name, population;
+* **membership**: how many people of each unit live in each area;
+* **adjacency**: pairs of neighbouring units with an edge kind (``boundary``,
+  ``bridge``, ``manual`` ...);
+* an optional **baseline** grouping of the units (for example each LSOA's 2013
+  CCG) that disruption is measured from. By default every unit is its own
+  baseline group.
+
+Everything is validated when the instance is built (see
+:func:`validate_tables`); an instance is immutable, and derived facts (main
+area, straddling units, components) are computed from the tables, never stored
+twice.
+
+Examples
+--------
+A tiny instance: three units in a path ``A - B - C``; ``B`` straddles two
+areas::
+
+    A --- B --- C
+    |     |\\    |
+    X     X Y   Y
+
+>>> import pandas as pd
+>>> units = pd.DataFrame({"code": ["A", "B", "C"], "population": [50, 70, 90]})
+>>> areas = pd.DataFrame({"code": ["X", "Y"], "population": [110, 100]})
+>>> membership = pd.DataFrame({"unit": ["A", "B", "B", "C"], "area": ["X", "X", "Y", "Y"],
+...                            "population": [50, 60, 10, 90]})
+>>> adjacency = pd.DataFrame({"a": ["A", "B"], "b": ["B", "C"]})
+>>> inst = Instance.from_frames(units, areas, membership, adjacency, name="tiny")
+>>> inst
+Instance('tiny': 3 units, 2 areas, 2 adjacency edges, population 210)
+>>> inst.main_area().to_dict()
+{'A': 'X', 'B': 'X', 'C': 'Y'}
+>>> inst.straddling_units()
+['B']
+>>> inst.with_edges(remove=[("B", "C")]).components()
+[['A', 'B'], ['C']]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from .errors import InstanceWarning, ValidationError, _fmt_items
+
+__all__ = ["Instance", "validate_tables", "MEMBERSHIP_TOLERANCE", "MAX_POPULATION"]
+
+#: A unit's membership rows must add up to its population within this many
+#: people, or this share of its population, whichever is larger.
+MEMBERSHIP_TOLERANCE = (1.0, 1e-6)
+#: No unit or area can hold more people than this (England holds ~56 million).
+MAX_POPULATION = 100_000_000
+
+
+def _population_column(df: pd.DataFrame, col: str, table: str, key: str) -> np.ndarray:
+    """Check a population column: present, numeric, whole, non-negative, not absurd."""
+    if col not in df.columns:
+        raise ValidationError(
+            f"{table}: column {col!r} is missing (columns are {list(df.columns)}); "
+            f"map your population column to {col!r}.",
+            items=[col],
+        )
+    raw = df[col]
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = df.loc[values.isna(), key].tolist()
+    if bad:
+        raise ValidationError(
+            f"{table}: {col} is missing or not a number for {_fmt_items(bad)}; "
+            "give every row a whole, non-negative population.",
+            items=bad,
+        )
+    v = values.to_numpy(dtype=float)
+    bad = df.loc[v < 0, key].tolist()
+    if bad:
+        raise ValidationError(
+            f"{table}: negative {col} for {_fmt_items(bad)}; populations must be >= 0.",
+            items=bad,
+        )
+    bad = df.loc[np.abs(v - np.round(v)) > 1e-9, key].tolist()
+    if bad:
+        raise ValidationError(
+            f"{table}: {col} is not a whole number of people for {_fmt_items(bad)}; "
+            "round the figures before building the instance.",
+            items=bad,
+        )
+    bad = df.loc[v > MAX_POPULATION, key].tolist()
+    if bad:
+        raise ValidationError(
+            f"{table}: {col} above {MAX_POPULATION:,} (more than England) for "
+            f"{_fmt_items(bad)}; check the units of the column.",
+            items=bad,
+        )
+    return np.round(v).astype(np.int64)
+
+
+def _codes(df: pd.DataFrame, col: str, table: str) -> list[str]:
+    if col not in df.columns:
+        raise ValidationError(
+            f"{table}: column {col!r} is missing (columns are {list(df.columns)}).",
+            items=[col],
+        )
+    s = df[col]
+    missing = [int(i) for i in np.flatnonzero(s.isna().to_numpy())]
+    if missing:
+        raise ValidationError(
+            f"{table}: {col} is empty in rows {_fmt_items(missing)}; every row needs a code.",
+            items=missing,
+        )
+    codes = [str(c).strip() for c in s]
+    blank = [i for i, c in enumerate(codes) if not c]
+    if blank:
+        raise ValidationError(
+            f"{table}: {col} is blank in rows {_fmt_items(blank)}.", items=blank
+        )
+    return codes
+
+
+def validate_tables(
+    units: pd.DataFrame,
+    areas: pd.DataFrame,
+    membership: pd.DataFrame,
+    adjacency: pd.DataFrame,
+    baseline: Mapping[str, str] | pd.Series | None = None,
+) -> None:
+    """Check the four tables of an instance and raise :class:`ValidationError`
+    naming the first problem found.
+
+    Tables use the canonical columns: ``units`` (code, population, [name, ...]),
+    ``areas`` (code, population, [name]), ``membership`` (unit, area,
+    population), ``adjacency`` (a, b, [kind]).
+
+    Checks, in order: unit and area codes present and unique, unit and area
+    codes disjoint; populations present, numeric, whole, >= 0 and at most
+    :data:`MAX_POPULATION`; membership rows name known units and areas, each
+    (unit, area) pair once, and every unit has at least one membership row; a
+    unit's membership adds up to its population within
+    :data:`MEMBERSHIP_TOLERANCE` (1 person or 1e-6 of the population, whichever
+    is larger); an area's population is at least the membership placed in it;
+    adjacency rows name known units, have no self-loops and no duplicate pairs
+    (``(a, b)`` and ``(b, a)`` are the same pair); a baseline names every unit.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> u = pd.DataFrame({"code": ["A", "A"], "population": [1, 2]})
+    >>> a = pd.DataFrame({"code": ["X"], "population": [3]})
+    >>> m = pd.DataFrame({"unit": ["A"], "area": ["X"], "population": [1]})
+    >>> e = pd.DataFrame({"a": [], "b": []})
+    >>> validate_tables(u, a, m, e)
+    Traceback (most recent call last):
+    ...
+    ccgmerge.errors.ValidationError: units: duplicate unit codes A; each unit must appear once (aggregate or rename the duplicates).
+    """
+    ucodes = _codes(units, "code", "units")
+    dup = sorted({c for c in ucodes if ucodes.count(c) > 1}) if len(set(ucodes)) != len(ucodes) else []
+    if dup:
+        raise ValidationError(
+            f"units: duplicate unit codes {_fmt_items(dup)}; each unit must appear once "
+            "(aggregate or rename the duplicates).",
+            items=dup,
+        )
+    acodes = _codes(areas, "code", "areas")
+    if len(set(acodes)) != len(acodes):
+        seen, dup = set(), []
+        for c in acodes:
+            if c in seen and c not in dup:
+                dup.append(c)
+            seen.add(c)
+        raise ValidationError(
+            f"areas: duplicate area (HWB) codes {_fmt_items(dup)}; each area must appear once.",
+            items=dup,
+        )
+    both = sorted(set(ucodes) & set(acodes))
+    if both:
+        raise ValidationError(
+            f"codes {_fmt_items(both)} name both a unit and an area; unit and area codes "
+            "must differ (prefix one of them).",
+            items=both,
+        )
+    upop = _population_column(units.assign(code=ucodes), "population", "units", "code")
+    apop = _population_column(areas.assign(code=acodes), "population", "areas", "code")
+
+    mu = _codes(membership, "unit", "membership")
+    ma = _codes(membership, "area", "membership")
+    mem = membership.assign(unit=mu, area=ma).reset_index(drop=True)
+    mem["row"] = np.arange(len(mem))
+    mpop = _population_column(mem.assign(key=[f"row {i} ({u}, {a})" for i, u, a in zip(mem.row, mu, ma)]),
+                              "population", "membership", "key")
+    uset, aset = set(ucodes), set(acodes)
+    bad = [f"row {i}: {u}" for i, u in enumerate(mu) if u not in uset]
+    if bad:
+        raise ValidationError(
+            f"membership names unknown units: {_fmt_items(bad)}; add them to the units table "
+            "or remove the rows.",
+            items=[b.split(": ")[1] for b in bad],
+        )
+    bad = [f"row {i}: {a}" for i, a in enumerate(ma) if a not in aset]
+    if bad:
+        raise ValidationError(
+            f"membership names unknown areas (HWBs): {_fmt_items(bad)}; add them to the areas "
+            "table or remove the rows.",
+            items=[b.split(": ")[1] for b in bad],
+        )
+    pairs = pd.Series(list(zip(mu, ma)))
+    dups = pairs[pairs.duplicated()].tolist()
+    if dups:
+        raise ValidationError(
+            f"membership lists the same (unit, area) pair twice: {_fmt_items(dups)}; "
+            "sum the rows first.",
+            items=dups,
+        )
+    sums = pd.Series(mpop, index=mu).groupby(level=0).sum()
+    no_area = [c for c in ucodes if c not in sums.index]
+    if no_area:
+        raise ValidationError(
+            f"units with no area (HWB) membership: {_fmt_items(no_area)}; every unit needs at "
+            "least one membership row saying where its people live.",
+            items=no_area,
+        )
+    upop_s = pd.Series(upop, index=ucodes)
+    diff = (sums.reindex(ucodes) - upop_s).abs()
+    tol = np.maximum(MEMBERSHIP_TOLERANCE[0], MEMBERSHIP_TOLERANCE[1] * upop_s)
+    bad = diff[diff > tol]
+    if len(bad):
+        detail = [f"{c} (membership {int(sums[c]):,} vs population {int(upop_s[c]):,})" for c in bad.index]
+        raise ValidationError(
+            f"membership does not add up to the unit's population for {_fmt_items(detail)}; "
+            "tolerance is 1 person or 1e-6 of the population. Fix the membership rows or the "
+            "unit population.",
+            items=list(bad.index),
+        )
+    asums = pd.Series(mpop, index=ma).groupby(level=0).sum()
+    apop_s = pd.Series(apop, index=acodes)
+    over = asums - apop_s.reindex(asums.index)
+    over = over[over > np.maximum(MEMBERSHIP_TOLERANCE[0], MEMBERSHIP_TOLERANCE[1] * apop_s.reindex(over.index))]
+    if len(over):
+        detail = [f"{c} (membership {int(asums[c]):,} vs population {int(apop_s[c]):,})" for c in over.index]
+        raise ValidationError(
+            f"areas hold fewer people than the membership places in them: {_fmt_items(detail)}; "
+            "an area's population must be at least the sum of its membership rows.",
+            items=list(over.index),
+        )
+
+    if len(adjacency):
+        ea = _codes(adjacency, "a", "adjacency")
+        eb = _codes(adjacency, "b", "adjacency")
+        bad = [f"row {i}: {c}" for i, (x, y) in enumerate(zip(ea, eb)) for c in (x, y) if c not in uset]
+        if bad:
+            raise ValidationError(
+                f"adjacency names unknown units: {_fmt_items(bad)}; every edge must join two "
+                "units of the units table.",
+                items=[b.split(": ")[1] for b in bad],
+            )
+        loops = [f"row {i}: {x}" for i, (x, y) in enumerate(zip(ea, eb)) if x == y]
+        if loops:
+            raise ValidationError(
+                f"adjacency has self-loops: {_fmt_items(loops)}; remove them.",
+                items=[b.split(": ")[1] for b in loops],
+            )
+        seen: dict[tuple[str, str], int] = {}
+        for i, (x, y) in enumerate(zip(ea, eb)):
+            key = (x, y) if x < y else (y, x)
+            if key in seen:
+                raise ValidationError(
+                    f"adjacency lists the pair {key[0]}-{key[1]} twice (rows {seen[key]} and {i}); "
+                    "keep one row per pair.",
+                    items=[key],
+                )
+            seen[key] = i
+    if baseline is not None:
+        b = pd.Series(baseline)
+        b.index = b.index.map(str)
+        missing = [c for c in ucodes if c not in b.index or pd.isna(b.get(c))]
+        if missing:
+            raise ValidationError(
+                f"baseline grouping has no group for units {_fmt_items(missing)}; give every "
+                "unit a baseline group (its own code to leave it alone).",
+                items=missing,
+            )
+        extra = [c for c in b.index if c not in uset]
+        if extra:
+            raise ValidationError(
+                f"baseline grouping names unknown units {_fmt_items(extra)}.", items=extra
+            )
+
+
+def _canonical_units(units: pd.DataFrame) -> pd.DataFrame:
+    u = units.copy()
+    u["code"] = u["code"].map(lambda c: str(c).strip())
+    u["population"] = np.round(pd.to_numeric(u["population"]).to_numpy(dtype=float)).astype(np.int64)
+    if "name" not in u.columns:
+        u["name"] = u["code"]
+    u["name"] = u["name"].fillna(u["code"]).astype(str)
+    cols = ["code", "name", "population"] + [c for c in u.columns if c not in ("code", "name", "population")]
+    return u[cols].sort_values("code", kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True, eq=False)
+class Instance:
+    """An immutable, validated merger problem.
+
+    Build one with :meth:`from_frames` (canonical column names), with the
+    loaders in :mod:`ccgmerge.data`, or with :func:`ccgmerge.synthetic.generate`.
+    Internally units are held in sorted code order; unit ``i`` of every array
+    is ``unit_codes[i]``.
+
+    Attributes
+    ----------
+    name : str
+        A label for reports.
+    unit_codes : tuple of str
+        Unit codes in sorted order.
+    """
+
+    name: str
+    _units: pd.DataFrame = field(repr=False)
+    _areas: pd.DataFrame = field(repr=False)
+    _membership: pd.DataFrame = field(repr=False)
+    _adjacency: pd.DataFrame = field(repr=False)
+    _baseline: tuple[str, ...] = field(repr=False)
+
+    # ------------------------------------------------------------------ build
+    @classmethod
+    def from_frames(
+        cls,
+        units: pd.DataFrame,
+        areas: pd.DataFrame,
+        membership: pd.DataFrame,
+        adjacency: pd.DataFrame | Iterable[tuple[str, str]],
+        *,
+        baseline: Mapping[str, str] | pd.Series | None = None,
+        name: str = "instance",
+        warn: bool = True,
+    ) -> "Instance":
+        """Validate the tables and build an instance.
+
+        Parameters
+        ----------
+        units : DataFrame
+            Columns ``code``, ``population`` and optionally ``name`` and any
+            extra columns (kept as they are).
+        areas : DataFrame
+            Columns ``code``, ``population`` and optionally ``name``.
+        membership : DataFrame
+            Columns ``unit``, ``area``, ``population``.
+        adjacency : DataFrame or iterable of pairs
+            Columns ``a``, ``b`` and optionally ``kind`` (default
+            ``"boundary"``).
+        baseline : mapping or Series, optional
+            Unit code to baseline group code. Default: every unit alone.
+        name : str
+            Label used in reports.
+        warn : bool
+            Emit an :class:`~ccgmerge.errors.InstanceWarning` when units are
+            isolated or the adjacency graph has several components.
+
+        Raises
+        ------
+        ValidationError
+            Naming the offending units, areas, rows or columns.
+        """
+        if not isinstance(adjacency, pd.DataFrame):
+            adjacency = pd.DataFrame(list(adjacency), columns=["a", "b"])
+        if not isinstance(units, pd.DataFrame) or not isinstance(areas, pd.DataFrame) or not isinstance(membership, pd.DataFrame):
+            raise ValidationError("units, areas and membership must be pandas DataFrames.")
+        validate_tables(units, areas, membership, adjacency, baseline)
+        u = _canonical_units(units)
+        a = areas.copy()
+        a["code"] = a["code"].map(lambda c: str(c).strip())
+        a["population"] = np.round(pd.to_numeric(a["population"]).to_numpy(dtype=float)).astype(np.int64)
+        if "name" not in a.columns:
+            a["name"] = a["code"]
+        a["name"] = a["name"].fillna(a["code"]).astype(str)
+        a = a[["code", "name", "population"] + [c for c in a.columns if c not in ("code", "name", "population")]]
+        a = a.sort_values("code", kind="stable").reset_index(drop=True)
+        m = pd.DataFrame(
+            {
+                "unit": membership["unit"].map(lambda c: str(c).strip()).to_numpy(),
+                "area": membership["area"].map(lambda c: str(c).strip()).to_numpy(),
+                "population": np.round(pd.to_numeric(membership["population"]).to_numpy(dtype=float)).astype(np.int64),
+            }
+        )
+        m = m.sort_values(["unit", "area"], kind="stable").reset_index(drop=True)
+        e = pd.DataFrame(
+            {
+                "a": adjacency["a"].map(lambda c: str(c).strip()).to_numpy() if len(adjacency) else np.array([], dtype=object),
+                "b": adjacency["b"].map(lambda c: str(c).strip()).to_numpy() if len(adjacency) else np.array([], dtype=object),
+            }
+        )
+        e["kind"] = adjacency["kind"].astype(str).to_numpy() if "kind" in adjacency.columns and len(adjacency) else "boundary"
+        for extra in adjacency.columns:
+            if extra not in ("a", "b", "kind") and len(adjacency):
+                e[extra] = adjacency[extra].to_numpy()
+        swap = e["a"] > e["b"]
+        e.loc[swap, ["a", "b"]] = e.loc[swap, ["b", "a"]].to_numpy()
+        e = e.sort_values(["a", "b"], kind="stable").reset_index(drop=True)
+        codes = tuple(u["code"])
+        if baseline is None:
+            base = codes
+        else:
+            b = pd.Series(baseline)
+            b.index = b.index.map(str)
+            base = tuple(str(b[c]) for c in codes)
+        inst = cls(name=name, _units=u, _areas=a, _membership=m, _adjacency=e, _baseline=base)
+        if warn:
+            inst._warn_structure()
+        return inst
+
+    def _warn_structure(self) -> None:
+        iso = self.isolated_units()
+        if iso:
+            warnings.warn(
+                f"{self.name}: isolated units with no neighbour: {_fmt_items(iso)}. They can only "
+                "stay alone unless you add adjacency edges (Instance.with_edges).",
+                InstanceWarning,
+                stacklevel=3,
+            )
+        comps = self.components()
+        if len(comps) > 1:
+            sizes = ", ".join(f"{len(c)} units from {c[0]}" for c in comps[:5])
+            warnings.warn(
+                f"{self.name}: adjacency graph has {len(comps)} components ({sizes}"
+                f"{' ...' if len(comps) > 5 else ''}); groups cannot cross components.",
+                InstanceWarning,
+                stacklevel=3,
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"Instance({self.name!r}: {self.n_units} units, {self.n_areas} areas, "
+            f"{len(self._adjacency)} adjacency edges, population {self.total_population:,})"
+        )
+
+    # ------------------------------------------------------------ properties
+    @cached_property
+    def unit_codes(self) -> tuple[str, ...]:
+        return tuple(self._units["code"])
+
+    @cached_property
+    def area_codes(self) -> tuple[str, ...]:
+        return tuple(self._areas["code"])
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        """Unit code -> position in :attr:`unit_codes`."""
+        return {c: i for i, c in enumerate(self.unit_codes)}
+
+    @property
+    def n_units(self) -> int:
+        return len(self._units)
+
+    @property
+    def n_areas(self) -> int:
+        return len(self._areas)
+
+    @cached_property
+    def population(self) -> np.ndarray:
+        """Unit populations (int64, read-only), in :attr:`unit_codes` order."""
+        p = self._units["population"].to_numpy(dtype=np.int64).copy()
+        p.setflags(write=False)
+        return p
+
+    @property
+    def total_population(self) -> int:
+        return int(self.population.sum())
+
+    @property
+    def units(self) -> pd.DataFrame:
+        """Units table (a copy), indexed by code."""
+        return self._units.set_index("code")
+
+    @property
+    def areas(self) -> pd.DataFrame:
+        """Areas (HWB) table (a copy), indexed by code."""
+        return self._areas.set_index("code")
+
+    @property
+    def membership(self) -> pd.DataFrame:
+        """Membership table (a copy): unit, area, population."""
+        return self._membership.copy()
+
+    @property
+    def adjacency(self) -> pd.DataFrame:
+        """Adjacency table (a copy): a, b (a < b), kind, and extra columns."""
+        return self._adjacency.copy()
+
+    @property
+    def baseline(self) -> pd.Series:
+        """Baseline group of each unit (a copy), indexed by unit code."""
+        return pd.Series(self._baseline, index=pd.Index(self.unit_codes, name="unit"), name="baseline")
+
+    @cached_property
+    def edges(self) -> np.ndarray:
+        """Adjacency as an (m, 2) int array of unit positions, rows sorted."""
+        idx = self.index
+        arr = np.array([[idx[a], idx[b]] for a, b in zip(self._adjacency["a"], self._adjacency["b"])], dtype=np.int64).reshape(-1, 2)
+        arr.sort(axis=1)
+        arr = arr[np.lexsort((arr[:, 1], arr[:, 0]))] if len(arr) else arr
+        arr.setflags(write=False)
+        return arr
+
+    @cached_property
+    def neighbours(self) -> tuple[tuple[int, ...], ...]:
+        """Sorted neighbour positions of each unit."""
+        nb: list[list[int]] = [[] for _ in range(self.n_units)]
+        for i, j in self.edges:
+            nb[i].append(int(j))
+            nb[j].append(int(i))
+        return tuple(tuple(sorted(x)) for x in nb)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A SHA-256 of the canonical tables: equal instances share it."""
+        h = hashlib.sha256()
+        for df in (self._units[["code", "population"]], self._areas[["code", "population"]],
+                   self._membership, self._adjacency[["a", "b"]]):
+            h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+        h.update("\x1f".join(self._baseline).encode())
+        return h.hexdigest()[:16]
+
+    # ---------------------------------------------------------------- graphs
+    def adjacency_graph(self) -> nx.Graph:
+        """Units-only networkx graph: nodes carry ``population`` and ``name``;
+        edges carry ``kind``."""
+        g = nx.Graph()
+        for c, n, p in zip(self._units["code"], self._units["name"], self._units["population"]):
+            g.add_node(c, population=int(p), name=n)
+        for a, b, k in zip(self._adjacency["a"], self._adjacency["b"], self._adjacency["kind"]):
+            g.add_edge(a, b, kind=k)
+        return g
+
+    def graph(self) -> nx.Graph:
+        """The full graph: unit nodes (``kind='unit'``) with adjacency edges
+        (``edge='adjacency'``, ``kind`` as given) and area nodes
+        (``kind='area'``) joined to their units by membership edges
+        (``edge='membership'``, ``population`` = people living in both).
+
+        >>> import ccgmerge.synthetic as syn
+        >>> g = syn.generate(12, seed=1).graph()
+        >>> sorted({d["edge"] for *_, d in g.edges(data=True)})
+        ['adjacency', 'membership']
+        """
+        g = self.adjacency_graph()
+        nx.set_node_attributes(g, "unit", "kind")
+        nx.set_edge_attributes(g, "adjacency", "edge")
+        for c, n, p in zip(self._areas["code"], self._areas["name"], self._areas["population"]):
+            g.add_node(c, kind="area", name=n, population=int(p))
+        for u, a, p in zip(self._membership["unit"], self._membership["area"], self._membership["population"]):
+            g.add_edge(u, a, edge="membership", kind="membership", population=int(p))
+        return g
+
+    # --------------------------------------------------------- derived facts
+    @cached_property
+    def _main(self) -> pd.DataFrame:
+        m = self._membership
+        # largest membership first; ties broken by area code (rows are sorted by unit, area)
+        order = m.sort_values(["unit", "population", "area"], ascending=[True, False, True], kind="stable")
+        top = order.drop_duplicates("unit").set_index("unit").reindex(list(self.unit_codes))
+        upop = pd.Series(self.population, index=list(self.unit_codes))
+        apop = self._areas.set_index("code")["population"]
+        main_share = (top["population"] / upop.where(upop > 0)).fillna(1.0)
+        share_of_area = (top["population"] / top["area"].map(apop).where(lambda s: s > 0)).fillna(1.0)
+        n_areas = m.groupby("unit").size().reindex(list(self.unit_codes))
+        return pd.DataFrame(
+            {"main_area": top["area"], "main_share": main_share, "share_of_main_area": share_of_area, "n_areas": n_areas}
+        )
+
+    def main_area(self) -> pd.Series:
+        """Each unit's main area: the one holding most of its people (ties by
+        area code)."""
+        return self._main["main_area"].copy()
+
+    def main_area_table(self) -> pd.DataFrame:
+        """main_area, main_share (share of the unit in its main area),
+        share_of_main_area (share of the area's people in the unit) and
+        n_areas for every unit."""
+        return self._main.copy()
+
+    @cached_property
+    def main_area_index(self) -> np.ndarray:
+        """Position (in :attr:`area_codes`) of each unit's main area."""
+        aidx = {c: i for i, c in enumerate(self.area_codes)}
+        arr = np.array([aidx[a] for a in self._main["main_area"]], dtype=np.int64)
+        arr.setflags(write=False)
+        return arr
+
+    def straddling_units(self, min_share: float = 0.0) -> list[str]:
+        """Units with more than ``min_share`` of their people outside their
+        main area (``min_share=0``: any population in a second area)."""
+        t = self._main
+        return sorted(t.index[(t["n_areas"] > 1) & (1 - t["main_share"] > min_share)])
+
+    def coterminous_units(self, threshold: float = 0.99) -> list[str]:
+        """Units coterminous with one area: at least ``threshold`` of the unit
+        lies in the area and at least ``threshold`` of the area in the unit."""
+        t = self._main
+        return sorted(t.index[(t["main_share"] >= threshold) & (t["share_of_main_area"] >= threshold)])
+
+    def units_below(self, floor: float) -> list[str]:
+        """Units whose population is below ``floor``."""
+        return [c for c, p in zip(self.unit_codes, self.population) if p < floor]
+
+    def isolated_units(self) -> list[str]:
+        """Units with no adjacency edge."""
+        return [c for c, nb in zip(self.unit_codes, self.neighbours) if not nb]
+
+    @cached_property
+    def _component_labels(self) -> np.ndarray:
+        n = self.n_units
+        parent = np.arange(n)
+
+        def find(x):
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for i, j in self.edges:
+            ri, rj = find(i), find(j)
+            if ri != rj:
+                parent[max(ri, rj)] = min(ri, rj)
+        lab = np.array([find(i) for i in range(n)], dtype=np.int64)
+        lab.setflags(write=False)
+        return lab
+
+    def components(self) -> list[list[str]]:
+        """Connected components of the adjacency graph (lists of codes, each
+        sorted; largest first, then by first code)."""
+        groups: dict[int, list[str]] = {}
+        for c, lab in zip(self.unit_codes, self._component_labels):
+            groups.setdefault(int(lab), []).append(c)
+        return sorted(groups.values(), key=lambda g: (-len(g), g[0]))
+
+    def is_connected(self) -> bool:
+        return len(set(self._component_labels.tolist())) <= 1
+
+    # ----------------------------------------------------------------- edits
+    def _rebuild(self, *, units=None, areas=None, membership=None, adjacency=None, baseline=None, name=None, warn=True):
+        adj = self._adjacency if adjacency is None else adjacency
+        base = baseline if baseline is not None else pd.Series(self._baseline, index=list(self.unit_codes))
+        u = self._units if units is None else units
+        base = base[base.index.isin(u["code"])]
+        return Instance.from_frames(
+            u,
+            self._areas if areas is None else areas,
+            self._membership if membership is None else membership,
+            adj,
+            baseline=base,
+            name=self.name if name is None else name,
+            warn=warn,
+        )
+
+    def with_edges(
+        self,
+        add: Iterable[tuple[str, str]] = (),
+        remove: Iterable[tuple[str, str]] = (),
+        kind: str = "manual",
+        warn: bool = True,
+    ) -> "Instance":
+        """A copy with adjacency edges added and/or removed.
+
+        Use it for estuaries and bridges the boundary data cannot see (the
+        Tyne between Gateshead and Newcastle, for example). Adding an edge
+        that exists, or removing one that does not, is an error.
+
+        >>> import ccgmerge.synthetic as syn
+        >>> inst = syn.generate(10, seed=0)
+        >>> a, b = inst.adjacency[["a", "b"]].iloc[0]
+        >>> len(inst.with_edges(remove=[(a, b)]).adjacency) == len(inst.adjacency) - 1
+        True
+        """
+        adj = self._adjacency.copy()
+        keys = set(zip(adj["a"], adj["b"]))
+        norm = lambda p: (str(p[0]), str(p[1])) if str(p[0]) < str(p[1]) else (str(p[1]), str(p[0]))  # noqa: E731
+        rem = [norm(p) for p in remove]
+        missing = [f"{a}-{b}" for a, b in rem if (a, b) not in keys]
+        if missing:
+            raise ValidationError(
+                f"cannot remove edges that are not in the adjacency: {_fmt_items(missing)}.", items=missing
+            )
+        if rem:
+            drop = set(rem)
+            adj = adj[[(a, b) not in drop for a, b in zip(adj["a"], adj["b"])]]
+        new = [norm(p) for p in add]
+        exists = [f"{a}-{b}" for a, b in new if (a, b) in keys and (a, b) not in set(rem)]
+        if exists:
+            raise ValidationError(
+                f"cannot add edges that are already in the adjacency: {_fmt_items(exists)}.", items=exists
+            )
+        if new:
+            extra = pd.DataFrame({"a": [a for a, _ in new], "b": [b for _, b in new], "kind": kind})
+            adj = pd.concat([adj, extra], ignore_index=True)
+        return self._rebuild(adjacency=adj, warn=warn)
+
+    def subset(self, units: Iterable[str], name: str | None = None, warn: bool = True) -> "Instance":
+        """The instance restricted to ``units`` (for example one NHS region).
+
+        Areas keep their full population, so coterminosity shares stay those
+        of the whole country; areas with no member unit are dropped; edges
+        leaving the subset are dropped.
+        """
+        keep = [str(c) for c in units]
+        unknown = [c for c in keep if c not in self.index]
+        if unknown:
+            raise ValidationError(f"subset names unknown units {_fmt_items(unknown)}.", items=unknown)
+        if not keep:
+            raise ValidationError("subset of no units: give at least one unit code.")
+        ks = set(keep)
+        u = self._units[self._units["code"].isin(ks)]
+        m = self._membership[self._membership["unit"].isin(ks)]
+        a = self._areas[self._areas["code"].isin(set(m["area"]))]
+        e = self._adjacency[self._adjacency["a"].isin(ks) & self._adjacency["b"].isin(ks)]
+        return self._rebuild(units=u, areas=a, membership=m, adjacency=e, name=name or f"{self.name} (subset)", warn=warn)
+
+    def with_baseline(self, baseline: Mapping[str, str] | pd.Series, name: str | None = None) -> "Instance":
+        """A copy with a different baseline grouping (unit code -> group code)."""
+        b = pd.Series(baseline)
+        b.index = b.index.map(str)
+        return self._rebuild(baseline=b.astype(str), name=name, warn=False)
+
+    def with_populations(self, population: Mapping[str, float] | pd.Series | float, name: str | None = None) -> "Instance":
+        """A copy with unit populations replaced (or all scaled by a number),
+        membership and area populations scaled in proportion and rounded.
+        Useful for population-growth scenarios."""
+        upop = pd.Series(self.population, index=list(self.unit_codes), dtype=float)
+        if isinstance(population, (int, float)):
+            new = upop * float(population)
+        else:
+            new = pd.Series(population, dtype=float)
+            new.index = new.index.map(str)
+            unknown = [c for c in new.index if c not in self.index]
+            if unknown:
+                raise ValidationError(f"populations given for unknown units {_fmt_items(unknown)}.", items=unknown)
+            new = upop.combine(new.reindex(upop.index), lambda o, n: o if math.isnan(n) else n)
+        ratio = (new / upop.where(upop > 0)).fillna(1.0)
+        u = self._units.copy()
+        u["population"] = np.round(new.reindex(u["code"]).to_numpy()).astype(np.int64)
+        m = self._membership.copy()
+        m["population"] = m["population"] * m["unit"].map(ratio).to_numpy()
+        # round membership so each unit's rows add up exactly to its new population
+        m["population"] = _round_within(m, u.set_index("code")["population"])
+        a = self._areas.copy()
+        delta = (m.groupby("area")["population"].sum() - self._membership.groupby("area")["population"].sum())
+        a["population"] = (a["population"] + a["code"].map(delta).fillna(0)).round().astype(np.int64)
+        return self._rebuild(units=u, areas=a, membership=m, name=name, warn=False)
+
+    # -------------------------------------------------------------- helpers
+    def positions(self, codes: Iterable[str]) -> list[int]:
+        """Positions of unit codes; unknown codes raise ValidationError."""
+        out = []
+        for c in codes:
+            try:
+                out.append(self.index[str(c)])
+            except KeyError:
+                raise ValidationError(f"unknown unit code {c!r}.", items=[c]) from None
+        return out
+
+    def group_population(self, members: Sequence[int]) -> int:
+        return int(self.population[list(members)].sum())
+
+
+def _round_within(m: pd.DataFrame, target: pd.Series) -> np.ndarray:
+    """Largest-remainder rounding of membership rows per unit to a target total."""
+    out = np.floor(m["population"].to_numpy(dtype=float)).astype(np.int64)
+    frac = m["population"].to_numpy(dtype=float) - out
+    for unit, rows in m.groupby("unit").indices.items():
+        short = int(target[unit] - out[rows].sum())
+        if short > 0:
+            order = rows[np.argsort(-frac[rows], kind="stable")][:short]
+            out[order] += 1
+    return out
