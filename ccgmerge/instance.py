@@ -49,6 +49,7 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -56,6 +57,8 @@ from functools import cached_property
 import networkx as nx
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from .errors import InstanceWarning, ValidationError, _fmt_items
 
@@ -122,7 +125,7 @@ def _codes(df: pd.DataFrame, col: str, table: str) -> list[str]:
             f"{table}: {col} is empty in rows {_fmt_items(missing)}; every row needs a code.",
             items=missing,
         )
-    codes = [str(c).strip() for c in s]
+    codes = [str(c).strip() for c in s.tolist()]
     blank = [i for i, c in enumerate(codes) if not c]
     if blank:
         raise ValidationError(
@@ -168,7 +171,7 @@ def validate_tables(
     ccgmerge.errors.ValidationError: units: duplicate unit codes A; each unit must appear once (aggregate or rename the duplicates).
     """
     ucodes = _codes(units, "code", "units")
-    dup = sorted({c for c in ucodes if ucodes.count(c) > 1}) if len(set(ucodes)) != len(ucodes) else []
+    dup = sorted(c for c, k in Counter(ucodes).items() if k > 1) if len(set(ucodes)) != len(ucodes) else []
     if dup:
         raise ValidationError(
             f"units: duplicate unit codes {_fmt_items(dup)}; each unit must appear once "
@@ -218,7 +221,8 @@ def validate_tables(
             items=[b.split(": ")[1] for b in bad],
         )
     pairs = pd.Series(list(zip(mu, ma)))
-    dups = pairs[pairs.duplicated()].tolist()
+    dup_mask = pd.DataFrame({"u": mu, "a": ma}).duplicated().to_numpy()
+    dups = pairs[dup_mask].tolist() if dup_mask.any() else []
     if dups:
         raise ValidationError(
             f"membership lists the same (unit, area) pair twice: {_fmt_items(dups)}; "
@@ -273,20 +277,31 @@ def validate_tables(
                 f"adjacency has self-loops: {_fmt_items(loops)}; remove them.",
                 items=[b.split(": ")[1] for b in loops],
             )
-        seen: dict[tuple[str, str], int] = {}
-        for i, (x, y) in enumerate(zip(ea, eb)):
-            key = (x, y) if x < y else (y, x)
-            if key in seen:
-                raise ValidationError(
-                    f"adjacency lists the pair {key[0]}-{key[1]} twice (rows {seen[key]} and {i}); "
-                    "keep one row per pair.",
-                    items=[key],
-                )
-            seen[key] = i
+        xa, xb = np.array(ea, dtype=object), np.array(eb, dtype=object)
+        swap = xa > xb
+        keys = pd.DataFrame({"lo": np.where(swap, xb, xa), "hi": np.where(swap, xa, xb)})
+        dup_rows = np.flatnonzero(keys.duplicated(keep="first").to_numpy())
+        if len(dup_rows):
+            i = int(dup_rows[0])
+            key = (keys.at[i, "lo"], keys.at[i, "hi"])
+            first = int(np.flatnonzero(((keys["lo"] == key[0]) & (keys["hi"] == key[1])).to_numpy())[0])
+            raise ValidationError(
+                f"adjacency lists the pair {key[0]}-{key[1]} twice (rows {first} and {i}); "
+                "keep one row per pair.",
+                items=[key],
+            )
     if baseline is not None:
         b = pd.Series(baseline)
         b.index = b.index.map(str)
-        missing = [c for c in ucodes if c not in b.index or pd.isna(b.get(c))]
+        if b.index.has_duplicates:
+            dup = sorted(set(b.index[b.index.duplicated()]))
+            raise ValidationError(
+                f"baseline grouping lists units {_fmt_items(dup)} more than once; give each unit "
+                "one baseline group.",
+                items=dup,
+            )
+        have = set(b.index[b.notna().to_numpy()])
+        missing = [c for c in ucodes if c not in have]
         if missing:
             raise ValidationError(
                 f"baseline grouping has no group for units {_fmt_items(missing)}; give every "
@@ -300,9 +315,16 @@ def validate_tables(
             )
 
 
+def _strip(s: pd.Series) -> pd.Series:
+    """``s.map(lambda c: str(c).strip())``, without pandas' per-element overhead."""
+    if len(s) == 0:
+        return s.map(lambda c: str(c).strip())
+    return pd.Series([str(c).strip() for c in s.tolist()], index=s.index)
+
+
 def _canonical_units(units: pd.DataFrame) -> pd.DataFrame:
     u = units.copy()
-    u["code"] = u["code"].map(lambda c: str(c).strip())
+    u["code"] = _strip(u["code"])
     u["population"] = np.round(pd.to_numeric(u["population"]).to_numpy(dtype=float)).astype(np.int64)
     if "name" not in u.columns:
         u["name"] = u["code"]
@@ -382,7 +404,7 @@ class Instance:
         validate_tables(units, areas, membership, adjacency, baseline)
         u = _canonical_units(units)
         a = areas.copy()
-        a["code"] = a["code"].map(lambda c: str(c).strip())
+        a["code"] = _strip(a["code"])
         a["population"] = np.round(pd.to_numeric(a["population"]).to_numpy(dtype=float)).astype(np.int64)
         if "name" not in a.columns:
             a["name"] = a["code"]
@@ -391,16 +413,16 @@ class Instance:
         a = a.sort_values("code", kind="stable").reset_index(drop=True)
         m = pd.DataFrame(
             {
-                "unit": membership["unit"].map(lambda c: str(c).strip()).to_numpy(),
-                "area": membership["area"].map(lambda c: str(c).strip()).to_numpy(),
+                "unit": _strip(membership["unit"]).to_numpy(),
+                "area": _strip(membership["area"]).to_numpy(),
                 "population": np.round(pd.to_numeric(membership["population"]).to_numpy(dtype=float)).astype(np.int64),
             }
         )
         m = m.sort_values(["unit", "area"], kind="stable").reset_index(drop=True)
         e = pd.DataFrame(
             {
-                "a": adjacency["a"].map(lambda c: str(c).strip()).to_numpy() if len(adjacency) else np.array([], dtype=object),
-                "b": adjacency["b"].map(lambda c: str(c).strip()).to_numpy() if len(adjacency) else np.array([], dtype=object),
+                "a": _strip(adjacency["a"]).to_numpy() if len(adjacency) else np.array([], dtype=object),
+                "b": _strip(adjacency["b"]).to_numpy() if len(adjacency) else np.array([], dtype=object),
             }
         )
         e["kind"] = adjacency["kind"].astype(str).to_numpy() if "kind" in adjacency.columns and len(adjacency) else "boundary"
@@ -416,7 +438,7 @@ class Instance:
         else:
             b = pd.Series(baseline)
             b.index = b.index.map(str)
-            base = tuple(str(b[c]) for c in codes)
+            base = tuple(str(x) for x in b.reindex(list(codes)).tolist())
         inst = cls(name=name, _units=u, _areas=a, _membership=m, _adjacency=e, _baseline=base)
         if warn:
             inst._warn_structure()
@@ -508,8 +530,10 @@ class Instance:
     @cached_property
     def edges(self) -> np.ndarray:
         """Adjacency as an (m, 2) int array of unit positions, rows sorted."""
-        idx = self.index
-        arr = np.array([[idx[a], idx[b]] for a, b in zip(self._adjacency["a"], self._adjacency["b"])], dtype=np.int64).reshape(-1, 2)
+        codes = pd.Index(list(self.unit_codes))
+        arr = np.column_stack(
+            [codes.get_indexer(self._adjacency["a"].tolist()), codes.get_indexer(self._adjacency["b"].tolist())]
+        ).astype(np.int64).reshape(-1, 2)
         arr.sort(axis=1)
         arr = arr[np.lexsort((arr[:, 1], arr[:, 0]))] if len(arr) else arr
         arr.setflags(write=False)
@@ -518,11 +542,14 @@ class Instance:
     @cached_property
     def neighbours(self) -> tuple[tuple[int, ...], ...]:
         """Sorted neighbour positions of each unit."""
-        nb: list[list[int]] = [[] for _ in range(self.n_units)]
-        for i, j in self.edges:
-            nb[i].append(int(j))
-            nb[j].append(int(i))
-        return tuple(tuple(sorted(x)) for x in nb)
+        if self.n_units == 0:
+            return ()
+        e = self.edges
+        src = np.concatenate([e[:, 0], e[:, 1]])
+        dst = np.concatenate([e[:, 1], e[:, 0]])
+        order = np.lexsort((dst, src))
+        cuts = np.searchsorted(src[order], np.arange(1, self.n_units))
+        return tuple(tuple(x.tolist()) for x in np.split(dst[order], cuts))
 
     @cached_property
     def fingerprint(self) -> str:
@@ -622,20 +649,18 @@ class Instance:
 
     @cached_property
     def _component_labels(self) -> np.ndarray:
+        # label of each unit = smallest position in its connected component
         n = self.n_units
-        parent = np.arange(n)
-
-        def find(x):
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        for i, j in self.edges:
-            ri, rj = find(i), find(j)
-            if ri != rj:
-                parent[max(ri, rj)] = min(ri, rj)
-        lab = np.array([find(i) for i in range(n)], dtype=np.int64)
+        if n == 0:
+            lab = np.zeros(0, dtype=np.int64)
+            lab.setflags(write=False)
+            return lab
+        e = self.edges
+        g = sp.coo_matrix((np.ones(len(e), dtype=np.int8), (e[:, 0], e[:, 1])), shape=(n, n))
+        _, comp = connected_components(g, directed=False)
+        first = np.full(comp.max() + 1, n, dtype=np.int64)
+        np.minimum.at(first, comp, np.arange(n, dtype=np.int64))
+        lab = first[comp].astype(np.int64)
         lab.setflags(write=False)
         return lab
 

@@ -1,0 +1,147 @@
+"""Enumeration of candidate groups for the packing formulation.
+
+A *candidate* is a connected set of nodes whose weight reaches the floor and
+that is inclusion-minimal: no connected proper subset reaches the floor. For a
+connected set ``S`` this holds exactly when removing any non-cut node drops it
+below the floor (every connected proper subset of ``S`` lies inside ``S - w``
+for some non-cut node ``w``).
+
+A *rooted* candidate has a designated root, the node of largest key in the
+set (largest population, ties to the smallest position), and is minimal among
+the sets with that root: removing any non-cut node other than the root drops
+it below the floor.
+
+Sets are enumerated with the ESU scheme (Wernicke 2006), which visits every
+connected set once; branches stop as soon as the floor is reached, so only
+connected sets *below* the floor are ever extended.
+
+Example: a path ``0 - 1 - 2 - 3`` with weights 60, 50, 70, 40 and floor 100:
+
+>>> nb = [[1], [0, 2], [1, 3], [2]]
+>>> w = [60, 50, 70, 40]
+>>> sorted(minimal_sets(nb, w, 100))
+[(0, 1), (1, 2), (2, 3)]
+>>> sorted(rooted_sets(nb, w, 100))
+[(0, (0, 1)), (2, (1, 2)), (2, (2, 3))]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+__all__ = ["minimal_sets", "rooted_sets", "CandidateLimitError", "connected_subsets_below"]
+
+
+class CandidateLimitError(RuntimeError):
+    """More candidates than the limit allows (the caller falls back to a compact model)."""
+
+
+def _connected(members: Sequence[int], nb: Sequence[Sequence[int]], skip: int) -> bool:
+    rest = [v for v in members if v != skip]
+    if len(rest) <= 1:
+        return True
+    inside = set(rest)
+    seen = {rest[0]}
+    stack = [rest[0]]
+    while stack:
+        v = stack.pop()
+        for u in nb[v]:
+            if u in inside and u not in seen:
+                seen.add(u)
+                stack.append(u)
+    return len(seen) == len(inside)
+
+
+def _is_minimal(members, total, weight, floor, nb, root=None) -> bool:
+    removable = [v for v in members if v != root]
+    if not removable:
+        return True
+    if total - min(weight[v] for v in removable) < floor:
+        return True
+    for v in removable:
+        if total - weight[v] >= floor and _connected(members, nb, v):
+            return False
+    return True
+
+
+def _esu(start: int, allowed: Callable[[int], bool], nb, weight, floor, emit, below=None, limit=None, counter=None):
+    """Enumerate connected sets containing ``start`` over allowed nodes; emit the
+    ones that reach the floor (not extended further)."""
+    w0 = weight[start]
+    if w0 >= floor:
+        emit([start], w0)
+        return
+    if below is not None:
+        below((start,), w0)
+    closed = {start, *nb[start]}
+    ext = [u for u in nb[start] if allowed(u)]
+    stack = [([start], ext, w0, closed)]
+    while stack:
+        sub, ext, total, closed = stack.pop()
+        while ext:
+            w = ext.pop()
+            t = total + weight[w]
+            newsub = sub + [w]
+            if t >= floor:
+                emit(newsub, t)
+                if counter is not None:
+                    counter[0] += 1
+                    if limit is not None and counter[0] > limit:
+                        raise CandidateLimitError(f"more than {limit:,} candidate groups")
+                continue
+            if below is not None:
+                below(tuple(sorted(newsub)), t)
+            new_ext = ext + [u for u in nb[w] if u not in closed and allowed(u)]
+            stack.append((newsub, new_ext, t, closed | set(nb[w])))
+            # ESU: later siblings must not re-add w
+    return
+
+
+def minimal_sets(nb: Sequence[Sequence[int]], weight: Sequence[float], floor: float,
+                 nodes: Iterable[int] | None = None, limit: int | None = None,
+                 below: Callable | None = None) -> list[tuple[int, ...]]:
+    """All inclusion-minimal connected node sets of weight >= ``floor`` (sorted tuples).
+
+    ``nodes`` restricts the graph to a subset; ``below(set, weight)``, if given, is
+    called for every connected set below the floor.
+    """
+    nodes = sorted(range(len(nb)) if nodes is None else set(nodes))
+    inside = set(nodes)
+    out: list[tuple[int, ...]] = []
+    counter = [0]
+    for v in nodes:
+        def emit(members, total, v=v):
+            if _is_minimal(members, total, weight, floor, nb):
+                out.append(tuple(sorted(members)))
+
+        _esu(v, lambda u, v=v: u > v and u in inside, nb, weight, floor, emit, below=below, limit=limit, counter=counter)
+    return out
+
+
+def rooted_sets(nb: Sequence[Sequence[int]], weight: Sequence[float], floor: float,
+                nodes: Iterable[int] | None = None, limit: int | None = None,
+                key: Sequence | None = None) -> list[tuple[int, tuple[int, ...]]]:
+    """All (root, set) pairs: connected sets of weight >= ``floor`` whose root is
+    their node of largest ``key`` (default: (weight, -position)) and that are
+    minimal among sets with that root."""
+    nodes = sorted(range(len(nb)) if nodes is None else set(nodes))
+    inside = set(nodes)
+    if key is None:
+        key = [(weight[i], -i) for i in range(len(nb))]
+    out: list[tuple[int, tuple[int, ...]]] = []
+    counter = [0]
+    for r in nodes:
+        def emit(members, total, r=r):
+            if _is_minimal(members, total, weight, floor, nb, root=r):
+                out.append((r, tuple(sorted(members))))
+
+        kr = key[r]
+        _esu(r, lambda u, kr=kr: u in inside and key[u] < kr, nb, weight, floor, emit, limit=limit, counter=counter)
+    return out
+
+
+def connected_subsets_below(nb, weight, floor, nodes=None, limit=None) -> list[tuple[tuple[int, ...], float]]:
+    """Every connected node set of weight below ``floor`` (with its weight)."""
+    found: list = []
+    minimal_sets(nb, weight, floor, nodes=nodes, limit=limit, below=lambda s, w: found.append((s, w)))
+    return found

@@ -1,0 +1,266 @@
+"""The rules of a merger problem: a frozen :class:`Scenario`.
+
+Viability
+    A CCG receives ``allowance_per_head + quality_premium_per_head`` per
+    resident and must pay ``fixed_cost + cost_per_head * population``. The
+    population floor is the smallest population whose allowance covers the
+    cost::
+
+        floor = ceil(fixed_cost / (allowance_per_head + quality_premium_per_head - cost_per_head))
+
+    100,000 at the defaults (GBP 2.5m / GBP 25 per head, the 2012/13 NHS
+    Operating Framework). A ``floor`` given directly overrides the formula.
+
+Coterminosity (``coterminosity=``)
+    ``"off"``
+        no rule.
+    ``"nested"``
+        hard: every group lies within one HWB. Each unit counts wholly in its
+        *main* HWB (the one holding most of its people), so a straddling unit
+        (28 of the 2013 CCGs) may only join units whose main HWB is the same
+        as its own; the people it has in other HWBs are reported as
+        non-coterminous population, never hidden.
+    ``"aligned"``
+        hard: every group either lies within one HWB or is a union of whole
+        HWBs (every unit whose main HWB it touches), so no HWB is split by a
+        group that crosses its boundary.
+    ``"penalised"``
+        soft: each person living outside their group's main HWB adds
+        ``penalty_weight`` to the objective.
+
+Objective (``objective=``), all minimised ("disruption")
+    ``"merges"``
+        baseline groups minus resulting groups (fewest merges = most CCGs);
+    ``"moved"``
+        people whose unit does not continue in its baseline group's
+        organisation. Each resulting group continues exactly one baseline
+        group, the one contributing most people (for the default baseline of
+        every unit alone: its largest member); everyone else in the group
+        has moved (been absorbed). This is Σ_g (pop(g) - max_b pop(g ∩ b)),
+        with each baseline group continuing in at most one resulting group;
+    ``"noncoterminous"``
+        people living outside their group's main HWB: Σ_g (pop(g) - max_h pop(g ∩ h));
+    ``"split_areas"``
+        HWBs whose people are divided between two or more groups.
+
+    Give one name, a tuple of names (lexicographic: the first is optimised,
+    then the second with the first held at its optimum, ...), or a mapping
+    name -> weight (weighted sum).
+
+Examples
+--------
+>>> Scenario().floor_population
+100000
+>>> Scenario(allowance_per_head=30).floor_population
+83334
+>>> Scenario(floor=150_000, coterminosity="nested").describe()
+'floor 150,000; coterminosity nested; objective merges'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from enum import Enum
+
+from .errors import ScenarioError
+
+__all__ = ["Scenario", "Coterminosity", "Objective"]
+
+
+class Coterminosity(str, Enum):
+    OFF = "off"
+    NESTED = "nested"
+    ALIGNED = "aligned"
+    PENALISED = "penalised"
+
+
+class Objective(str, Enum):
+    MERGES = "merges"
+    MOVED = "moved"
+    NONCOTERMINOUS = "noncoterminous"
+    SPLIT_AREAS = "split_areas"
+
+
+def _pairs(value, name: str) -> frozenset[tuple[str, str]]:
+    out = set()
+    for p in value or ():
+        if isinstance(p, str) or len(p) != 2:
+            raise ScenarioError(f"{name}: each entry must be a pair of unit codes, got {p!r}.")
+        a, b = str(p[0]), str(p[1])
+        if a == b:
+            raise ScenarioError(f"{name}: pair ({a}, {b}) names the same unit twice.")
+        out.add((a, b) if a < b else (b, a))
+    return frozenset(out)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Rules of one merger problem (immutable; see the module docstring).
+
+    Parameters
+    ----------
+    allowance_per_head, quality_premium_per_head, fixed_cost, cost_per_head : float
+        Viability economics in GBP. ``floor`` overrides them.
+    floor : float, optional
+        Population floor given directly.
+    ceiling : float, optional
+        Largest population a group may have.
+    max_units : int, optional
+        Largest number of units a group may have.
+    contiguity : bool
+        Groups must be connected in the adjacency graph (default True).
+    coterminosity : {"off", "nested", "aligned", "penalised"}
+    penalty_weight : float
+        Objective weight per non-coterminous person in ``penalised`` mode.
+    objective : str, tuple of str, or mapping str -> float
+    alone : iterable of unit codes that must stay on their own
+    together : iterable of pairs of units that must share a group
+    apart : iterable of pairs of units that must not share a group
+    coterminous_threshold : float
+        Both shares a group needs to count as coterminous with an HWB (0.99).
+    """
+
+    allowance_per_head: float = 25.0
+    quality_premium_per_head: float = 0.0
+    fixed_cost: float = 2_500_000.0
+    cost_per_head: float = 0.0
+    floor: float | None = None
+    ceiling: float | None = None
+    max_units: int | None = None
+    contiguity: bool = True
+    coterminosity: Coterminosity | str = Coterminosity.OFF
+    penalty_weight: float = 1.0
+    objective: str | tuple | Mapping = "merges"
+    alone: frozenset[str] = field(default_factory=frozenset)
+    together: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+    apart: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+    coterminous_threshold: float = 0.99
+
+    def __post_init__(self):
+        try:
+            cot = Coterminosity(self.coterminosity)
+        except ValueError:
+            raise ScenarioError(
+                f"coterminosity={self.coterminosity!r}; allowed: {[c.value for c in Coterminosity]}."
+            ) from None
+        object.__setattr__(self, "coterminosity", cot)
+        for name in ("allowance_per_head", "quality_premium_per_head", "fixed_cost", "cost_per_head", "penalty_weight"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or math.isnan(v) or v < 0:
+                raise ScenarioError(f"{name}={v!r}: must be a non-negative number.")
+        if self.floor is not None and (not isinstance(self.floor, (int, float)) or math.isnan(self.floor) or self.floor < 0):
+            raise ScenarioError(f"floor={self.floor!r}: must be a non-negative number.")
+        if self.floor is None and self.allowance_per_head + self.quality_premium_per_head - self.cost_per_head <= 0:
+            raise ScenarioError(
+                "allowance_per_head + quality_premium_per_head - cost_per_head must be positive: "
+                f"{self.allowance_per_head} + {self.quality_premium_per_head} - {self.cost_per_head} leaves no "
+                "money per head for the fixed cost, so no population is viable."
+            )
+        if self.ceiling is not None and (not isinstance(self.ceiling, (int, float)) or self.ceiling <= 0):
+            raise ScenarioError(f"ceiling={self.ceiling!r}: must be a positive number.")
+        if self.ceiling is not None and self.ceiling < self.floor_population:
+            raise ScenarioError(f"ceiling {self.ceiling:,} is below the floor {self.floor_population:,}.")
+        if self.max_units is not None and (not isinstance(self.max_units, int) or self.max_units < 1):
+            raise ScenarioError(f"max_units={self.max_units!r}: must be a positive whole number.")
+        if not 0 < self.coterminous_threshold <= 1:
+            raise ScenarioError(f"coterminous_threshold={self.coterminous_threshold!r}: must be in (0, 1].")
+        object.__setattr__(self, "alone", frozenset(str(c) for c in (self.alone or ())))
+        object.__setattr__(self, "together", _pairs(self.together, "together"))
+        object.__setattr__(self, "apart", _pairs(self.apart, "apart"))
+        clash = self.together & self.apart
+        if clash:
+            raise ScenarioError(f"pairs both together and apart: {sorted(clash)}.")
+        self.objective_terms  # validate
+
+    # ------------------------------------------------------------------
+    @property
+    def floor_population(self) -> int:
+        """The population floor (whole people)."""
+        if self.floor is not None:
+            return int(math.ceil(self.floor))
+        per_head = self.allowance_per_head + self.quality_premium_per_head - self.cost_per_head
+        return int(math.ceil(self.fixed_cost / per_head - 1e-9))
+
+    @property
+    def objective_terms(self) -> tuple[tuple[Objective, float], ...]:
+        """Objective as ((term, weight), ...) in priority order."""
+        obj = self.objective
+        allowed = [o.value for o in Objective]
+        try:
+            if isinstance(obj, (str, Objective)):
+                return ((Objective(obj), 1.0),)
+            if isinstance(obj, Mapping):
+                terms = tuple((Objective(k), float(v)) for k, v in obj.items())
+                if not terms or any(w < 0 for _, w in terms):
+                    raise ScenarioError(f"objective weights must be non-negative and at least one given: {dict(obj)}")
+                return terms
+            terms = tuple((Objective(k), 1.0) for k in obj)
+            if not terms:
+                raise ValueError
+            return terms
+        except (ValueError, TypeError):
+            raise ScenarioError(f"objective={obj!r}; allowed names: {allowed} (one, a tuple, or a name->weight mapping).") from None
+
+    @property
+    def lexicographic(self) -> bool:
+        return isinstance(self.objective, (tuple, list)) and len(self.objective) > 1
+
+    def allowance(self, population: float) -> float:
+        """Running-cost allowance (GBP) of a group of ``population`` people."""
+        return population * (self.allowance_per_head + self.quality_premium_per_head)
+
+    def cost(self, population: float) -> float:
+        """Cost (GBP) of running a group of ``population`` people."""
+        return self.fixed_cost + population * self.cost_per_head
+
+    def replace(self, **changes) -> "Scenario":
+        """A copy with some parameters changed."""
+        return replace(self, **changes)
+
+    def describe(self) -> str:
+        parts = [f"floor {self.floor_population:,}"]
+        if self.ceiling:
+            parts.append(f"ceiling {self.ceiling:,.0f}")
+        if self.max_units:
+            parts.append(f"at most {self.max_units} units")
+        parts.append(f"coterminosity {self.coterminosity.value}")
+        terms = self.objective_terms
+        if len(terms) == 1:
+            parts.append(f"objective {terms[0][0].value}")
+        elif self.lexicographic:
+            parts.append("objective " + " > ".join(t.value for t, _ in terms))
+        else:
+            parts.append("objective " + " + ".join(f"{w:g}*{t.value}" for t, w in terms))
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict:
+        """JSON-safe dict of the parameters (and the derived floor)."""
+        d = asdict(self)
+        d["coterminosity"] = self.coterminosity.value
+        obj = self.objective
+        d["objective"] = obj if isinstance(obj, str) else (dict(obj) if isinstance(obj, Mapping) else list(obj))
+        if isinstance(obj, Objective):
+            d["objective"] = obj.value
+        d["alone"] = sorted(self.alone)
+        d["together"] = [list(p) for p in sorted(self.together)]
+        d["apart"] = [list(p) for p in sorted(self.apart)]
+        d["floor_population"] = self.floor_population
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "Scenario":
+        """Inverse of :meth:`to_dict` (unknown keys are an error naming them)."""
+        d = dict(d)
+        d.pop("floor_population", None)
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ScenarioError(f"unknown scenario keys {unknown}; allowed: {sorted(known)}.")
+        if isinstance(d.get("objective"), list):
+            d["objective"] = tuple(d["objective"])
+        for k in ("together", "apart"):
+            if k in d:
+                d[k] = [tuple(p) for p in d[k]]
+        return cls(**d)

@@ -1,0 +1,209 @@
+"""All solver-specific code: building a PuLP solver, running it, and reading
+back an honest status and bound.
+
+A solver's own "Optimal" is never taken on trust. PuLP can report a run
+stopped by its time limit as optimal (coin-or/pulp issues 711 and 649), so
+:func:`run` reads the solution status and the dual bound itself:
+
+* CBC (``"cbc"``, bundled with PuLP, the default): the log's ``Result -``
+  line, ``Objective value``, and the last ``best possible`` / ``Lower bound``;
+* HiGHS (``"highs"``, through highspy): the model status, ``objective_function_value``
+  and ``mip_dual_bound``;
+* any other PuLP solver object: PuLP's ``sol_status``; optimality is accepted
+  only with ``LpSolutionOptimal`` and the bound is then the objective.
+
+Every problem ccgmerge builds is a minimisation; a status is OPTIMAL only when
+the bound meets the objective (for integral objectives, after rounding the
+bound up).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+
+import pulp
+
+from .errors import ScenarioError
+from .plan import Status
+
+__all__ = ["SolverOptions", "SolveOutcome", "make_solver", "run", "solver_version"]
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """How to solve.
+
+    Parameters
+    ----------
+    solver : "cbc", "highs", or a PuLP solver object
+    time_limit : seconds for the whole solve (shared by its subproblems), or None
+    gap : relative gap at which a solver may stop (0: prove optimality)
+    threads : solver threads (1 keeps CBC deterministic)
+    msg : show the solver's log
+    """
+
+    solver: object = "cbc"
+    time_limit: float | None = None
+    gap: float = 0.0
+    threads: int = 1
+    msg: bool = False
+
+    def __post_init__(self):
+        if isinstance(self.solver, str) and self.solver.lower() not in ("cbc", "highs"):
+            raise ScenarioError(f"solver={self.solver!r}; allowed: 'cbc', 'highs', or a PuLP solver object.")
+        if self.time_limit is not None and self.time_limit <= 0:
+            raise ScenarioError(f"time_limit={self.time_limit!r}: must be positive seconds or None.")
+        if not 0 <= self.gap < 1:
+            raise ScenarioError(f"gap={self.gap!r}: must be in [0, 1).")
+        if not isinstance(self.threads, int) or self.threads < 1:
+            raise ScenarioError(f"threads={self.threads!r}: must be a positive whole number.")
+
+    @property
+    def name(self) -> str:
+        if isinstance(self.solver, str):
+            return self.solver.lower()
+        return getattr(self.solver, "name", type(self.solver).__name__)
+
+
+@dataclass(frozen=True)
+class SolveOutcome:
+    status: Status
+    objective: float | None
+    bound: float | None
+    seconds: float
+    solver: str
+    detail: str = ""
+
+
+def solver_version(options: SolverOptions) -> str:
+    """Name and version of the solver, e.g. ``cbc 2.10.3`` or ``highs 1.16.0``."""
+    name = options.name
+    if name == "cbc":
+        return "cbc 2.10 (PuLP bundled)" if not isinstance(options.solver, pulp.LpSolver) else name
+    if name == "highs":
+        try:
+            import highspy
+
+            h = highspy.Highs()
+            return f"highs {h.version()}"
+        except Exception:  # pragma: no cover - highspy missing
+            return "highs"
+    return name
+
+
+def make_solver(options: SolverOptions, time_limit: float | None, log_path: str | None = None):
+    """A PuLP solver object for ``options`` with the given time limit."""
+    s = options.solver
+    if not isinstance(s, str):
+        return s
+    if s.lower() == "cbc":
+        kw = dict(msg=options.msg, threads=options.threads, logPath=log_path)
+        if time_limit is not None:
+            kw["timeLimit"] = max(1, math.ceil(time_limit))
+        if options.gap > 0:
+            kw["gapRel"] = options.gap
+        return pulp.PULP_CBC_CMD(**kw)
+    if not pulp.HiGHS().available():
+        raise ScenarioError("solver='highs' needs highspy: pip install 'ccgmerge[highs]' (or pip install highspy).")
+    kw = dict(msg=options.msg, threads=options.threads, mip_rel_gap=options.gap if options.gap > 0 else 1e-9,
+              random_seed=0)
+    if time_limit is not None:
+        kw["timeLimit"] = float(time_limit)
+    return pulp.HiGHS(**kw)
+
+
+_NUM = r"(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)"
+
+
+def _parse_cbc_log(text: str) -> tuple[str, float | None, float | None]:
+    result = ""
+    m = re.findall(r"^Result - (.*)$", text, flags=re.M)
+    if m:
+        result = m[-1].strip()
+    obj = re.findall(r"^Objective value:\s+" + _NUM, text, flags=re.M | re.I)
+    lb = re.findall(r"^Lower bound:\s+" + _NUM, text, flags=re.M | re.I)
+    bp = re.findall(r"best possible " + _NUM, text, flags=re.I)
+    bound = float(lb[-1]) if lb else (float(bp[-1]) if bp else None)
+    return result, (float(obj[-1]) if obj else None), bound
+
+
+def run(prob: pulp.LpProblem, options: SolverOptions, time_limit: float | None = None, integral: bool = False) -> SolveOutcome:
+    """Solve ``prob`` (a minimisation) and return an honest outcome.
+
+    ``integral``: the objective takes only whole values, so a bound may be
+    rounded up before comparing it with the objective.
+    """
+    if prob.sense != pulp.LpMinimize:
+        raise ValueError("ccgmerge builds minimisation problems only")
+    t0 = time.perf_counter()
+    name = options.name
+    log_path = None
+    if name == "cbc" and isinstance(options.solver, str):
+        fd, log_path = tempfile.mkstemp(prefix="ccgmerge-cbc-", suffix=".log")
+        os.close(fd)
+    solver = make_solver(options, time_limit, log_path)
+    try:
+        prob.solve(solver)
+    except pulp.PulpSolverError as exc:
+        return SolveOutcome(Status.NO_SOLUTION, None, None, time.perf_counter() - t0, name, f"solver error: {exc}")
+    finally:
+        text = ""
+        if log_path is not None:
+            try:
+                with open(log_path) as fh:
+                    text = fh.read()
+            finally:
+                os.unlink(log_path)
+    secs = time.perf_counter() - t0
+
+    objective = pulp.value(prob.objective) if prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible) else None
+    if objective is None and prob.objective is not None and not prob.objective.keys() and prob.sol_status > 0:
+        objective = float(prob.objective.constant)
+    bound = None
+    detail = pulp.LpStatus.get(prob.status, str(prob.status))
+    if prob.status == pulp.LpStatusInfeasible or prob.sol_status == pulp.LpSolutionInfeasible:
+        return SolveOutcome(Status.INFEASIBLE, None, None, secs, name, detail)
+    if name == "cbc" and isinstance(options.solver, str):
+        result, obj_log, bound = _parse_cbc_log(text)
+        detail = result or detail
+        if result.lower().startswith("optimal") and options.gap == 0:
+            bound = objective
+        elif result.lower().startswith("optimal") and bound is None:
+            bound = objective
+        if "infeasible" in result.lower():
+            return SolveOutcome(Status.INFEASIBLE, None, None, secs, name, detail)
+        if prob.sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+            objective = None
+        if prob.objective is not None and not prob.objective.keys():
+            bound = objective
+        # CBC's log bound excludes the objective's constant term
+        if bound is not None and objective is not None and prob.objective is not None and not result.lower().startswith("optimal"):
+            bound = bound + float(prob.objective.constant or 0)
+    elif name == "highs" and isinstance(options.solver, str):
+        h = getattr(prob, "solverModel", None)
+        if h is not None:
+            info = h.getInfo()
+            detail = h.modelStatusToString(h.getModelStatus())
+            if objective is not None:
+                db = getattr(info, "mip_dual_bound", None)
+                bound = float(db) if db is not None and math.isfinite(db) else None
+                if bound is None and detail.lower() == "optimal":
+                    bound = objective
+            if detail.lower() == "infeasible":
+                return SolveOutcome(Status.INFEASIBLE, None, None, secs, name, detail)
+    else:
+        if prob.sol_status == pulp.LpSolutionOptimal:
+            bound = objective
+    if objective is None:
+        return SolveOutcome(Status.NO_SOLUTION, None, bound, secs, name, detail)
+    if bound is not None and integral:
+        bound = math.ceil(bound - 1e-6)
+    if bound is not None and bound > objective:
+        bound = objective
+    optimal = bound is not None and abs(objective - bound) <= 1e-6 * max(1.0, abs(objective))
+    return SolveOutcome(Status.OPTIMAL if optimal else Status.FEASIBLE, float(objective), None if bound is None else float(bound), secs, name, detail)
