@@ -64,14 +64,42 @@ def _is_minimal(members, total, weight, floor, nb, root=None) -> bool:
     return True
 
 
-def _esu(start: int, allowed: Callable[[int], bool], nb, weight, floor, emit, below=None, limit=None, counter=None):
+def supersets_from_seed(seed: Sequence[int], allowed: Callable[[int], bool], nb, weight, floor) -> list[tuple[int, ...]]:
+    """Connected supersets of the connected ``seed`` set that first reach the floor
+    on their ESU branch (the seed itself if it already does)."""
+    seed = sorted(set(seed))
+    total = sum(weight[v] for v in seed)
+    if total >= floor:
+        return [tuple(seed)]
+    out: list[tuple[int, ...]] = []
+    closed = set(seed) | {u for v in seed for u in nb[v]}
+    ext = sorted({u for v in seed for u in nb[v]} - set(seed))
+    ext = [u for u in ext if allowed(u)]
+    stack = [(list(seed), ext, total, closed)]
+    while stack:
+        sub, ext, total, closed = stack.pop()
+        while ext:
+            w = ext.pop()
+            t = total + weight[w]
+            newsub = sub + [w]
+            if t >= floor:
+                out.append(tuple(sorted(newsub)))
+                continue
+            new_ext = ext + [u for u in nb[w] if u not in closed and allowed(u)]
+            stack.append((newsub, new_ext, t, closed | set(nb[w])))
+    return out
+
+
+def _esu(start: int, allowed: Callable[[int], bool], nb, weight, floor, emit, below=None, limit=None, counter=None,
+         valid=None):
     """Enumerate connected sets containing ``start`` over allowed nodes; emit the
-    ones that reach the floor (not extended further)."""
+    ones that reach the floor (not extended further). With ``valid``, a set that
+    reaches the floor but is not valid is extended instead of emitted."""
     w0 = weight[start]
-    if w0 >= floor:
+    if w0 >= floor and (valid is None or valid([start])):
         emit([start], w0)
         return
-    if below is not None:
+    if below is not None and w0 < floor:
         below((start,), w0)
     closed = {start, *nb[start]}
     ext = [u for u in nb[start] if allowed(u)]
@@ -82,14 +110,14 @@ def _esu(start: int, allowed: Callable[[int], bool], nb, weight, floor, emit, be
             w = ext.pop()
             t = total + weight[w]
             newsub = sub + [w]
-            if t >= floor:
+            if t >= floor and (valid is None or valid(newsub)):
                 emit(newsub, t)
                 if counter is not None:
                     counter[0] += 1
                     if limit is not None and counter[0] > limit:
                         raise CandidateLimitError(f"more than {limit:,} candidate groups")
                 continue
-            if below is not None:
+            if below is not None and t < floor:
                 below(tuple(sorted(newsub)), t)
             new_ext = ext + [u for u in nb[w] if u not in closed and allowed(u)]
             stack.append((newsub, new_ext, t, closed | set(nb[w])))
@@ -99,11 +127,14 @@ def _esu(start: int, allowed: Callable[[int], bool], nb, weight, floor, emit, be
 
 def minimal_sets(nb: Sequence[Sequence[int]], weight: Sequence[float], floor: float,
                  nodes: Iterable[int] | None = None, limit: int | None = None,
-                 below: Callable | None = None) -> list[tuple[int, ...]]:
+                 below: Callable | None = None, valid: Callable | None = None) -> list[tuple[int, ...]]:
     """All inclusion-minimal connected node sets of weight >= ``floor`` (sorted tuples).
 
     ``nodes`` restricts the graph to a subset; ``below(set, weight)``, if given, is
-    called for every connected set below the floor.
+    called for every connected set below the floor. ``valid(set)``, if given, is an
+    extra condition a candidate must meet (sets that fail it are extended); the
+    minimality filter is then off, so every valid set found first on its ESU
+    branch is returned (each valid set contains one of them).
     """
     nodes = sorted(range(len(nb)) if nodes is None else set(nodes))
     inside = set(nodes)
@@ -111,16 +142,17 @@ def minimal_sets(nb: Sequence[Sequence[int]], weight: Sequence[float], floor: fl
     counter = [0]
     for v in nodes:
         def emit(members, total, v=v):
-            if _is_minimal(members, total, weight, floor, nb):
+            if valid is not None or _is_minimal(members, total, weight, floor, nb):
                 out.append(tuple(sorted(members)))
 
-        _esu(v, lambda u, v=v: u > v and u in inside, nb, weight, floor, emit, below=below, limit=limit, counter=counter)
+        _esu(v, lambda u, v=v: u > v and u in inside, nb, weight, floor, emit, below=below, limit=limit, counter=counter,
+             valid=valid)
     return out
 
 
 def rooted_sets(nb: Sequence[Sequence[int]], weight: Sequence[float], floor: float,
                 nodes: Iterable[int] | None = None, limit: int | None = None,
-                key: Sequence | None = None) -> list[tuple[int, tuple[int, ...]]]:
+                key: Sequence | None = None, valid: Callable | None = None) -> list[tuple[int, tuple[int, ...]]]:
     """All (root, set) pairs: connected sets of weight >= ``floor`` whose root is
     their node of largest ``key`` (default: (weight, -position)) and that are
     minimal among sets with that root."""
@@ -132,11 +164,12 @@ def rooted_sets(nb: Sequence[Sequence[int]], weight: Sequence[float], floor: flo
     counter = [0]
     for r in nodes:
         def emit(members, total, r=r):
-            if _is_minimal(members, total, weight, floor, nb, root=r):
+            if valid is not None or _is_minimal(members, total, weight, floor, nb, root=r):
                 out.append((r, tuple(sorted(members))))
 
         kr = key[r]
-        _esu(r, lambda u, kr=kr: u in inside and key[u] < kr, nb, weight, floor, emit, limit=limit, counter=counter)
+        _esu(r, lambda u, kr=kr: u in inside and key[u] < kr, nb, weight, floor, emit, limit=limit, counter=counter,
+             valid=valid)
     return out
 
 

@@ -295,18 +295,20 @@ def _solve_packing(inst: Instance, block: Block, scenario: Scenario, options: So
         area_units = [[] for _ in areas]
         for i in units:
             area_units[local[int(main[i])]].append(i)
-        # preconditions: every HWB wholly in this block and internally connected
+        # precondition: every HWB wholly in this block
         all_area_units: dict[int, int] = {}
         for i, a in enumerate(main):
             all_area_units[int(a)] = all_area_units.get(int(a), 0) + 1
         for a, us in zip(areas, area_units):
-            if len(us) != all_area_units[a] or len(_pieces(inst, us)) > 1:
-                raise cand.CandidateLimitError(f"HWB {inst.area_codes[a]} is split across components or not connected internally")
+            if len(us) != all_area_units[a]:
+                raise cand.CandidateLimitError(f"HWB {inst.area_codes[a]} is split across components")
         data.aligned = True
         data.n_areas = len(areas)
         data.area_units = area_units
         apop = [int(pop[us].sum()) for us in area_units]
-        data.internal_ok = [p >= F for p in apop]
+        pieces = [_pieces(inst, us) for us in area_units]
+        data.internal_ok = [all(int(pop[p].sum()) >= F for p in ps) for ps in pieces]
+        split_areas = any(len(ps) > 1 for ps in pieces)
         for h, us in enumerate(area_units):
             if data.internal_ok[h]:
                 cs = cand.minimal_sets(nb, w, F, nodes=us, limit=limit)
@@ -320,11 +322,32 @@ def _solve_packing(inst: Instance, block: Block, scenario: Scenario, options: So
                     anb[a].add(b)
         data.area_nb = [sorted(s) for s in anb]
         amax = [max(us, key=lambda i: key[i]) for us in area_units]
-        if any(t is Objective.MOVED for st in stages for t, _ in st):
+        # With an HWB in several pieces, a union of HWBs must also be connected unit by
+        # unit, and such an HWB cannot be absorbed later: it must lie in a chosen union.
+        # Its candidates grow from each minimal set of HWBs that joins its pieces.
+        # Exact with at most one such HWB per block (no group can hold two) and the
+        # merges objective; otherwise the compact model takes the block.
+        split = [h for h, ps in enumerate(pieces) if len(ps) > 1]
+        uses_moved = any(t is Objective.MOVED and wt > 0 for st in stages for t, wt in st)
+        if split and (len(split) > 1 or uses_moved):
+            raise cand.CandidateLimitError(
+                "aligned packing is exact with at most one HWB in several pieces per block and the merges objective")
+        multi = {h for h, ps in enumerate(pieces) if len(ps) > 1}
+        valid = (lambda hs: not multi.intersection(hs) or _is_connected_units(inst, [i for h in hs for i in area_units[h]])) if multi else None
+        if uses_moved:
             rs = cand.rooted_sets(data.area_nb, apop, F, limit=limit, key=[key[r] for r in amax])
-            data.area_cands = [S for _, S in rs]
+            data.area_cands = [S for _, S in rs if valid is None or valid(S)]
         else:
-            data.area_cands = cand.minimal_sets(data.area_nb, apop, F, limit=limit)
+            data.area_cands = [S for S in cand.minimal_sets(data.area_nb, apop, F, limit=limit) if valid is None or valid(S)]
+        for h in split:
+            connectors = _connectors(inst, h, data.area_nb, area_units)
+            known = set(data.area_cands)
+            for X in connectors:
+                for C in cand.supersets_from_seed((h, *X), lambda u: True, data.area_nb, apop, F):
+                    if C not in known:
+                        known.add(C)
+                        data.area_cands.append(C)
+        data.must_cover = split
         data.below = [S for S, _ in cand.connected_subsets_below(data.area_nb, apop, F, limit=limit)]
     t_enum = time.perf_counter() - t0
 
@@ -380,9 +403,37 @@ def _solve_packing(inst: Instance, block: Block, scenario: Scenario, options: So
             full = _complete(inst, groups, units, data, F)
     else:
         full = _assemble_aligned(inst, data, chosen_y, chosen_z, internal, F)
+    if full is None:
+        raise cand.CandidateLimitError("the packing solution could not be completed into a plan")
     return _BlockResult(full, status if full is not None else Status.NO_SOLUTION, value, bound,
                         "packing", time.perf_counter() - t0, f"{detail}; {len(data.cands) + len(data.area_cands)} candidates, enumeration {t_enum:.2f} s",
                         n_vars, n_cons)
+
+
+def _connectors(inst: Instance, h: int, area_nb, area_units, max_size: int = 3) -> list[tuple[int, ...]]:
+    """Minimal sets X of HWBs (at most ``max_size``) such that HWB h with X is
+    connected unit by unit; more would need the compact model."""
+    from itertools import combinations
+
+    near = set(area_nb[h])
+    for _ in range(max_size - 1):
+        near |= {b for a in near for b in area_nb[a]}
+    near.discard(h)
+    near = sorted(near)
+    found: list[tuple[int, ...]] = []
+    for k in range(1, max_size + 1):
+        for X in combinations(near, k):
+            if any(set(f) <= set(X) for f in found):
+                continue
+            if _is_connected_units(inst, [i for a in (h, *X) for i in area_units[a]]):
+                found.append(X)
+    if not found:
+        raise cand.CandidateLimitError(f"HWB {inst.area_codes[h]} needs more than {max_size} HWBs to join its pieces")
+    return found
+
+
+def _is_connected_units(inst: Instance, members) -> bool:
+    return len(_pieces(inst, members)) <= 1
 
 
 def _complete(inst, groups, units, data: PackingData, F):
@@ -405,7 +456,14 @@ def _assemble_aligned(inst, data: PackingData, chosen_y, chosen_z, internal, F):
         gs = by_area.get(h, [])
         if not gs:  # an internal HWB with no group: take its first candidate
             gs = [sorted(data.cands[k]) for k in range(len(data.cands)) if data.cand_area[k] == h][:1]
-        full = _absorb(inst, gs, data.area_units[h])
+        full = _absorb(inst, [list(g) for g in gs], data.area_units[h])
+        if full is None:  # a piece of the HWB left without a group: add its candidates
+            used = {i for g in gs for i in g}
+            for k in range(len(data.cands)):
+                if data.cand_area[k] == h and not used.intersection(data.cands[k]):
+                    gs.append(sorted(data.cands[k]))
+                    used.update(data.cands[k])
+            full = _absorb(inst, [list(g) for g in gs], data.area_units[h])
         if full is None:
             return None
         groups += full
@@ -417,17 +475,23 @@ def _assemble_aligned(inst, data: PackingData, chosen_y, chosen_z, internal, F):
         for h in data.area_cands[k]:
             owner[h] = len(hgroups) - 1
     rest = [h for h in range(data.n_areas) if h not in internal]
+
+    def units_of(hs):
+        return [i for h in hs for i in data.area_units[h]]
+
     while True:
-        frontier = sorted(owner)
-        while frontier:
-            nxt = []
-            for a in frontier:
-                for b in data.area_nb[a]:
-                    if b not in internal and b not in owner:
-                        owner[b] = owner[a]
-                        hgroups[owner[a]].append(b)
-                        nxt.append(b)
-            frontier = sorted(nxt)
+        progress = True
+        while progress:  # attach a leftover HWB to an adjacent group if the union stays connected
+            progress = False
+            for b in rest:
+                if b in owner:
+                    continue
+                for g in sorted({owner[a] for a in data.area_nb[b] if a in owner}):
+                    if _is_connected_units(inst, units_of(hgroups[g] + [b])):
+                        owner[b] = g
+                        hgroups[g].append(b)
+                        progress = True
+                        break
         left = [h for h in rest if h not in owner]
         if not left:
             break
