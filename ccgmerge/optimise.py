@@ -271,7 +271,8 @@ def _values(inst: Instance, stage, members_root) -> float:
     return val
 
 
-def _solve_packing(inst: Instance, block: Block, scenario: Scenario, options: SolverOptions, deadline, limit) -> _BlockResult:
+def _solve_packing(inst: Instance, block: Block, scenario: Scenario, options: SolverOptions, deadline, limit,
+                   area_of: np.ndarray | None = None, bound_only: bool = False) -> _BlockResult:
     t0 = time.perf_counter()
     F = scenario.floor_population
     pop = inst.population
@@ -289,7 +290,7 @@ def _solve_packing(inst: Instance, block: Block, scenario: Scenario, options: So
     if not aligned:
         data.cands = cand.minimal_sets(nb, w, F, nodes=units, limit=limit)
     else:
-        main = inst.main_area_index
+        main = inst.main_area_index if area_of is None else area_of
         areas = sorted({int(main[i]) for i in units})
         local = {a: k for k, a in enumerate(areas)}
         area_units = [[] for _ in areas]
@@ -301,7 +302,7 @@ def _solve_packing(inst: Instance, block: Block, scenario: Scenario, options: So
             all_area_units[int(a)] = all_area_units.get(int(a), 0) + 1
         for a, us in zip(areas, area_units):
             if len(us) != all_area_units[a]:
-                raise cand.CandidateLimitError(f"HWB {inst.area_codes[a]} is split across components")
+                raise cand.CandidateLimitError(f"HWB {inst.area_codes[a] if a < inst.n_areas else a} is split across components")
         data.aligned = True
         data.n_areas = len(areas)
         data.area_units = area_units
@@ -395,6 +396,26 @@ def _solve_packing(inst: Instance, block: Block, scenario: Scenario, options: So
             def expr(y, z, vals=vals, avals=avals):
                 return pulp.lpSum(-v * y[k] for k, v in enumerate(vals)) + pulp.lpSum(-v * z[k] for k, v in enumerate(avals))
             prob_constraints.append((expr, target))
+    if bound_only:
+        return _BlockResult(None, status, value, bound, "packing", time.perf_counter() - t0, detail, n_vars, n_cons)
+    if aligned and data.must_cover and value is not None:
+        # The plan above grows the split HWB's unions from the minimal sets joining its
+        # pieces (at most 3 HWBs); the bound comes from a relaxation that treats each
+        # piece as an HWB of its own, so a plan is called optimal only if it meets it.
+        piece_of = np.array(inst.main_area_index, dtype=np.int64)
+        extra = inst.n_areas
+        for h in data.must_cover:
+            for p in _pieces(inst, data.area_units[h])[1:]:
+                piece_of[p] = extra
+                extra += 1
+        relax = _solve_packing(inst, block, scenario, options, deadline, limit, area_of=piece_of, bound_only=True)
+        if relax.bound is None:
+            bound, status = None, Status.FEASIBLE
+        else:
+            bound = min(relax.bound, value)
+            if abs(value - bound) > 1e-6 * max(1.0, abs(value)) and status is Status.OPTIMAL:
+                status = Status.FEASIBLE
+        detail += f"; split-HWB relaxation bound {relax.bound}"
     # build the partition
     groups = [sorted(data.cands[k]) for k in chosen_y]
     if not aligned:
