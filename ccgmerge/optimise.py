@@ -747,7 +747,12 @@ def solve(
     for b in blocks:
         use_packing = packing_ok and formulation in ("auto", "packing")
         res = None
-        if use_packing:
+        bpop = int(instance.population[b.units].sum())
+        if (use_packing and scenario.coterminosity is not Coterminosity.ALIGNED and bpop < 2 * scenario.floor_population
+                and len(_pieces(instance, b.units)) == 1):
+            # a connected block below twice the floor can only be one group
+            res = _BlockResult([list(b.units)], Status.OPTIMAL, 0.0, 0.0, "trivial", 0.0, "block below twice the floor")
+        elif use_packing:
             try:
                 res = _solve_packing(instance, b, scenario, options, deadline, candidate_limit)
             except cand.CandidateLimitError as exc:
@@ -790,6 +795,8 @@ def solve(
         status = Status.NO_SOLUTION
     elif status is Status.OPTIMAL and bound is not None and abs(objective - bound) > 1e-6 * max(1.0, abs(objective)):
         status = Status.FEASIBLE
+    elif status is Status.OPTIMAL and bound is not None:
+        bound = objective
     return Plan(instance, scenario, status, tuple(tuple(g) for g in groups), objective=objective, bound=bound,
                 verdict=verdict, solver=sname, formulation=form, wall_time=time.perf_counter() - t0,
                 subproblems=tuple(reports))
