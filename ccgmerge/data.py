@@ -21,10 +21,10 @@ Loaders
 Examples
 --------
 >>> from ccgmerge.data import load_ccg2013, load_configuration
->>> inst = load_ccg2013()                        # doctest: +SKIP
->>> inst                                         # doctest: +SKIP
+>>> inst = load_ccg2013()
+>>> inst
 Instance('England CCGs 2013': 211 units, 152 areas, 531 adjacency edges, population 53,434,130)
->>> load_configuration("icb22").nunique()        # doctest: +SKIP
+>>> load_configuration("icb22").nunique()
 42
 """
 
@@ -213,10 +213,10 @@ def load_lsoa2013(
 
     Examples
     --------
-    >>> inst = load_lsoa2013()                       # doctest: +SKIP
-    >>> inst.n_units, inst.baseline.nunique()        # doctest: +SKIP
+    >>> inst = load_lsoa2013()
+    >>> inst.n_units, inst.baseline.nunique()
     (32844, 211)
-    >>> load_lsoa2013(ccgs=["00C"]).n_units          # doctest: +SKIP
+    >>> load_lsoa2013(ccgs=["00C"]).n_units
     65
     """
     d = data_dir(data)
@@ -295,7 +295,7 @@ def lsoa_unit_levels(data: str | os.PathLike | None = None) -> list[str]:
 
     Examples
     --------
-    >>> lsoa_unit_levels()[:3]                       # doctest: +SKIP
+    >>> lsoa_unit_levels()[:3]
     ['ccg13_ons', 'ccg15_ons', 'ccg16_ons']
     """
     cols = _read(data_dir(data), "lsoa11_nhs_history.csv.gz", nrows=0).columns
@@ -345,8 +345,8 @@ def load_lsoa_units(
 
     Examples
     --------
-    >>> icb = load_lsoa_units("icb22_ons")          # doctest: +SKIP
-    >>> icb.n_units, icb.total_population           # doctest: +SKIP
+    >>> icb = load_lsoa_units("icb22_ons")
+    >>> icb.n_units, icb.total_population
     (42, 53434130)
     """
     d = data_dir(data)
@@ -476,8 +476,8 @@ def load_configuration(name: str, data: str | os.PathLike | None = None) -> pd.S
 
     Examples
     --------
-    >>> cfg = load_configuration("icb22")            # doctest: +SKIP
-    >>> len(cfg), cfg.nunique()                      # doctest: +SKIP
+    >>> cfg = load_configuration("icb22")
+    >>> len(cfg), cfg.nunique()
     (211, 42)
     >>> load_configuration("ccg14")
     Traceback (most recent call last):
