@@ -343,3 +343,106 @@ def add_separator_cuts(prob, x, d: CompactData, groups: dict[int, list[int]], ro
                     prob += x[i, j] <= pulp.lpSum(terms), f"sep_{round_no}_{added}"
                     added += 1
     return added
+
+
+# ---------------------------------------------------------------------------
+# labelled model (boundary realignment from a baseline grouping)
+# ---------------------------------------------------------------------------
+@dataclass
+class LabelledData:
+    """Inputs of the labelled model: units of a block, their baseline label
+    (index into ``labels``), populations, adjacency, floor and pair locks."""
+
+    units: list[int]
+    labels: list[str]
+    base: dict[int, int]
+    pop: np.ndarray
+    nb: Sequence[Sequence[int]]
+    floor: int
+    together: list[tuple[int, int]] = field(default_factory=list)
+    apart: list[tuple[int, int]] = field(default_factory=list)
+    piece: dict[int, int] | None = None  # nested mode: unit -> HWB piece
+
+
+def build_labelled(d: LabelledData, name: str = "labelled"):
+    """Each resulting group continues one baseline group (its *label*);
+    ``x[i, l] = 1`` when unit i ends in the group labelled l::
+
+        min  Σ_i pop_i (1 - x[i, base(i)])              people moved
+        s.t. Σ_l x[i, l] = 1                            (add_label_assignment)
+             x[i, l] <= u_l,  Σ_i pop_i x[i, l] >= floor * u_l
+             x[i, l] <= Σ_{s ∈ N(i)} x[s, l]           (a member has a member neighbour)
+             pair locks; separator cuts added in rounds (add_label_separator_cuts)
+
+    Exact for the ``moved`` objective without a ceiling: a plan with more groups
+    than baseline groups has a group that continues none, whose people have
+    all moved, and merging it into a neighbour moves no one more.
+    Returns (problem, x, u)."""
+    prob = pulp.LpProblem(name, pulp.LpMinimize)
+    L = range(len(d.labels))
+    x = {(i, l): pulp.LpVariable(f"x_{i}_{l}", cat="Binary") for i in sorted(d.units) for l in L}
+    u = [pulp.LpVariable(f"u_{l}", cat="Binary") for l in L]
+    prob += pulp.lpSum(-int(d.pop[i]) * x[i, d.base[i]] for i in d.units)
+    for i in sorted(d.units):
+        prob += pulp.lpSum(x[i, l] for l in L) == 1, f"assign_{i}"
+    inside = set(d.units)
+    for l in L:
+        prob += pulp.lpSum(int(d.pop[i]) * x[i, l] for i in d.units) >= d.floor * u[l], f"floor_{l}"
+        for i in sorted(d.units):
+            prob += x[i, l] <= u[l], f"used_{i}_{l}"
+            nbs = [x[s, l] for s in d.nb[i] if s in inside]
+            prob += x[i, l] <= pulp.lpSum(nbs), f"nbcut_{i}_{l}"
+    for a, b in d.together:
+        for l in L:
+            prob += x[a, l] == x[b, l], f"together_{a}_{b}_{l}"
+    for a, b in d.apart:
+        for l in L:
+            prob += x[a, l] + x[b, l] <= 1, f"apart_{a}_{b}_{l}"
+    if d.piece is not None and len(set(d.piece.values())) > 1:
+        # nested: each label's group lies in one HWB piece, x[i, l] <= p[l, piece(i)], Σ_P p[l, P] <= 1
+        pieces = sorted(set(d.piece.values()))
+        for l in L:
+            p = {P: pulp.LpVariable(f"p_{l}_{P}", cat="Binary") for P in pieces}
+            prob += pulp.lpSum(p.values()) <= 1, f"onepiece_{l}"
+            for i in sorted(d.units):
+                prob += x[i, l] <= p[d.piece[i]], f"inpiece_{i}_{l}"
+    return prob, x, u
+
+
+def add_label_separator_cuts(prob, x, d: LabelledData, groups: dict[int, list[int]], round_no: int) -> int:
+    """For a label whose members fall in several pieces, keep the piece that
+    retains most baseline people (holding unit k) and cut every other piece T off::
+
+        x[i, l] + x[k, l] - 1 <= Σ_{s ∈ N(T)} x[s, l]   for every i in T.
+
+    Returns the number of cuts added."""
+    added = 0
+    for l, mem in groups.items():
+        inside = set(mem)
+        seen: set[int] = set()
+        comps = []
+        for start in sorted(mem):
+            if start in seen:
+                continue
+            comp, stack = [], [start]
+            seen.add(start)
+            while stack:
+                v = stack.pop()
+                comp.append(v)
+                for w in d.nb[v]:
+                    if w in inside and w not in seen:
+                        seen.add(w)
+                        stack.append(w)
+            comps.append(sorted(comp))
+        if len(comps) <= 1:
+            continue
+        keep = max(comps, key=lambda c: (sum(int(d.pop[i]) for i in c if d.base[i] == l), len(c), -c[0]))
+        k = max(keep, key=lambda i: (d.base[i] == l, int(d.pop[i]), -i))
+        for comp in comps:
+            if comp is keep:
+                continue
+            boundary = sorted({w for v in comp for w in d.nb[v] if (w, l) in x} - set(comp))
+            for i in comp:
+                prob += x[i, l] + x[k, l] - 1 <= pulp.lpSum(x[s, l] for s in boundary), f"lsep_{round_no}_{added}"
+                added += 1
+    return added

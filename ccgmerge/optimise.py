@@ -41,10 +41,21 @@ from . import candidates as cand
 from .check import check_plan
 from .errors import ScenarioError
 from .instance import Instance
-from .model import CompactData, PackingData, add_separator_cuts, build_compact, build_packing
+from .model import (CompactData, LabelledData, PackingData, add_label_separator_cuts, add_separator_cuts, build_compact,
+                    build_labelled, build_packing)
 from .plan import Infeasibility, Plan, Status, objective_value, plan_metrics
 from .scenario import Coterminosity, Objective, Scenario
-from .solvers import SolverOptions, run, solver_version
+from .solvers import SolverOptions, solver_version
+from .solvers import run as _run
+
+_SOLVER_CLOCK = [0.0]
+
+
+def run(prob, options, time_limit=None, integral=False):
+    """solvers.run, adding its wall time to the solver clock (build vs solve split)."""
+    out = _run(prob, options, time_limit, integral)
+    _SOLVER_CLOCK[0] += out.seconds
+    return out
 
 __all__ = ["solve", "preprocess", "Block"]
 
@@ -70,6 +81,7 @@ class _BlockResult:
     detail: str = ""
     n_vars: int = 0
     n_cons: int = 0
+    solver_seconds: float = 0.0
 
 
 # ---------------------------------------------------------------------------
@@ -233,6 +245,67 @@ def _packing_exact(inst: Instance, scenario: Scenario) -> bool:
     if not scenario.contiguity:
         return False
     return scenario.coterminosity in (Coterminosity.OFF, Coterminosity.NESTED, Coterminosity.ALIGNED)
+
+
+def _labelled_exact(inst: Instance, scenario: Scenario) -> bool:
+    names = {t for stage in _terms(scenario) for t, w in stage if w > 0}
+    if names != {Objective.MOVED} or len(set(inst._baseline)) == inst.n_units:
+        return False
+    if scenario.ceiling is not None or scenario.max_units is not None or not scenario.contiguity:
+        return False
+    return scenario.coterminosity in (Coterminosity.OFF, Coterminosity.NESTED)
+
+
+def _solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: SolverOptions, deadline) -> _BlockResult:
+    t0 = time.perf_counter()
+    idx = inst.index
+    units = block.units
+    labels = sorted({inst._baseline[i] for i in units})
+    lab = {c: k for k, c in enumerate(labels)}
+    inside = set(units)
+    piece = None
+    if scenario.coterminosity is Coterminosity.NESTED:
+        main = inst.main_area_index
+        by_area: dict[int, list[int]] = {}
+        for i in units:
+            by_area.setdefault(int(main[i]), []).append(i)
+        piece = {}
+        for a in sorted(by_area):
+            for k, pc in enumerate(_pieces(inst, by_area[a])):
+                for i in pc:
+                    piece[i] = a * 1000 + k
+    d = LabelledData(
+        units=list(units), labels=labels, base={i: lab[inst._baseline[i]] for i in units}, pop=inst.population,
+        nb=inst.neighbours, floor=scenario.floor_population,
+        together=[(idx[a], idx[b]) for a, b in sorted(scenario.together) if idx[a] in inside],
+        apart=[(idx[a], idx[b]) for a, b in sorted(scenario.apart) if idx[a] in inside],
+        piece=piece,
+    )
+    prob, x, _ = build_labelled(d)
+    cuts, rounds = 0, 0
+    while True:
+        left = None if deadline is None else max(1.0, deadline - time.perf_counter())
+        out = run(prob, options, left, integral=True)
+        if out.status is Status.INFEASIBLE:
+            return _BlockResult(None, Status.INFEASIBLE, None, None, "labelled", time.perf_counter() - t0, out.detail,
+                                len(prob.variables()), len(prob.constraints))
+        if out.objective is None:
+            return _BlockResult(None, Status.NO_SOLUTION, None, out.bound, "labelled", time.perf_counter() - t0, out.detail,
+                                len(prob.variables()), len(prob.constraints))
+        cur: dict[int, list[int]] = {}
+        for (i, l), v in x.items():
+            if v.varValue is not None and v.varValue > 0.5:
+                cur.setdefault(l, []).append(i)
+        added = add_label_separator_cuts(prob, x, d, cur, rounds)
+        cuts += added
+        rounds += 1
+        if added == 0:
+            groups = [sorted(g) for _, g in sorted(cur.items())]
+            return _BlockResult(groups, out.status, out.objective, out.bound, "labelled", time.perf_counter() - t0,
+                                f"{out.detail}; {rounds} rounds, {cuts} separator cuts", len(prob.variables()), len(prob.constraints))
+        if deadline is not None and time.perf_counter() > deadline:
+            return _BlockResult(None, Status.NO_SOLUTION, None, out.bound, "labelled", time.perf_counter() - t0,
+                                f"time limit during cut rounds ({rounds} rounds)", len(prob.variables()), len(prob.constraints))
 
 
 def _absorb(inst: Instance, groups: list[list[int]], units: Sequence[int]) -> list[list[int]] | None:
@@ -718,8 +791,8 @@ def solve(
     t0 = time.perf_counter()
     scenario = scenario or Scenario()
     options = SolverOptions(solver=solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
-    if formulation not in ("auto", "packing", "compact"):
-        raise ScenarioError(f"formulation={formulation!r}; allowed: 'auto', 'packing', 'compact'.")
+    if formulation not in ("auto", "packing", "labelled", "compact"):
+        raise ScenarioError(f"formulation={formulation!r}; allowed: 'auto', 'packing', 'labelled', 'compact'.")
     deadline = None if time_limit is None else t0 + time_limit
     blocks, fixed, infeasible = preprocess(instance, scenario)
     sname = solver_version(options)
@@ -729,6 +802,10 @@ def solve(
     if not decompose and len(blocks) > 1:
         blocks = [Block(sorted(i for b in blocks for i in b.units), "all")]
     packing_ok = _packing_exact(instance, scenario)
+    labelled_ok = _labelled_exact(instance, scenario)
+    if formulation == "labelled" and not labelled_ok:
+        raise ScenarioError("formulation='labelled' is exact only for the 'moved' objective alone with a baseline grouping, "
+                            "no ceiling, contiguity on and coterminosity off/nested; use 'auto'.")
     if formulation == "packing" and not packing_ok:
         raise ScenarioError("formulation='packing' is exact only for objectives merges/moved (every unit its own baseline), "
                             "no ceiling, no together/apart locks, contiguity on and coterminosity off/nested/aligned; use 'auto'.")
@@ -747,6 +824,7 @@ def solve(
     for b in blocks:
         use_packing = packing_ok and formulation in ("auto", "packing")
         res = None
+        clock0 = _SOLVER_CLOCK[0]
         bpop = int(instance.population[b.units].sum())
         if (use_packing and scenario.coterminosity is not Coterminosity.ALIGNED and bpop < 2 * scenario.floor_population
                 and len(_pieces(instance, b.units)) == 1):
@@ -759,11 +837,15 @@ def solve(
                 if formulation == "packing":
                     raise
                 reports.append({"block": b.label, "note": f"packing skipped: {exc}"})
+        if res is None and labelled_ok and formulation in ("auto", "labelled"):
+            res = _solve_labelled(instance, b, scenario, options, deadline)
         if res is None:
             res = _solve_compact(instance, b, scenario, options, deadline, fixed_split)
+        res.solver_seconds = _SOLVER_CLOCK[0] - clock0
         results.append(res)
         reports.append({"block": b.label, "n_units": len(b.units), "status": res.status.value, "value": res.value,
                         "bound": res.bound, "formulation": res.formulation, "seconds": round(res.seconds, 4),
+                        "solver_seconds": round(res.solver_seconds, 4), "build_seconds": round(max(0.0, res.seconds - res.solver_seconds), 4),
                         "variables": res.n_vars, "constraints": res.n_cons, "detail": res.detail})
     wall = time.perf_counter() - t0
     forms = sorted({r.formulation for r in results})
