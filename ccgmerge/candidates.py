@@ -110,6 +110,10 @@ def _esu(start: int, allowed: Callable[[int], bool], nb, weight, floor, emit, be
             w = ext.pop()
             t = total + weight[w]
             newsub = sub + [w]
+            if counter is not None:
+                counter[1] += 1
+                if limit is not None and counter[1] > 20 * limit:
+                    raise CandidateLimitError(f"more than {20 * limit:,} connected sets explored")
             if t >= floor and (valid is None or valid(newsub)):
                 emit(newsub, t)
                 if counter is not None:
@@ -139,7 +143,7 @@ def minimal_sets(nb: Sequence[Sequence[int]], weight: Sequence[float], floor: fl
     nodes = sorted(range(len(nb)) if nodes is None else set(nodes))
     inside = set(nodes)
     out: list[tuple[int, ...]] = []
-    counter = [0]
+    counter = [0, 0]
     for v in nodes:
         def emit(members, total, v=v):
             if valid is not None or _is_minimal(members, total, weight, floor, nb):
@@ -161,7 +165,7 @@ def rooted_sets(nb: Sequence[Sequence[int]], weight: Sequence[float], floor: flo
     if key is None:
         key = [(weight[i], -i) for i in range(len(nb))]
     out: list[tuple[int, tuple[int, ...]]] = []
-    counter = [0]
+    counter = [0, 0]
     for r in nodes:
         def emit(members, total, r=r):
             if valid is not None or _is_minimal(members, total, weight, floor, nb, root=r):

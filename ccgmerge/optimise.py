@@ -112,7 +112,7 @@ def preprocess(inst: Instance, scenario: Scenario) -> tuple[list[Block], list[li
     F = scenario.floor_population
     pop = inst.population
     codes = inst.unit_codes
-    unknown = sorted({c for c in scenario.alone} | {c for p in scenario.together | scenario.apart for c in p} - set(codes))
+    unknown = sorted(({c for c in scenario.alone} | {c for p in scenario.together | scenario.apart for c in p}) - set(codes))
     if unknown:
         raise ScenarioError(f"locks name units that are not in the instance: {', '.join(unknown)}.")
     alone = sorted(inst.index[c] for c in scenario.alone)
@@ -766,7 +766,7 @@ def solve(
     msg: bool = False,
     formulation: str = "auto",
     decompose: bool = True,
-    candidate_limit: int = 2_000_000,
+    candidate_limit: int = 300_000,
 ) -> Plan:
     """Find an optimal merger plan for ``instance`` under ``scenario``.
 

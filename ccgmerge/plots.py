@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -200,17 +199,27 @@ def _legend_handles(plan, colours, top: int, bad: set[int], extra_lines=()):
     return handles
 
 
-def _label_groups(ax, plan, shown: list[int], points: np.ndarray, offset=(0, 0)) -> None:
-    """Write the legend numbers at the largest member's point of each shown group."""
+def _label_groups(ax, plan, shown: list[int], points: np.ndarray, offset=(0, 0), inside=None, outside=None) -> None:
+    """Write the legend numbers at the largest member's point of each shown
+    group (only points inside the box ``inside`` / outside the box ``outside``,
+    boxes as (x0, y0, x1, y1))."""
     inst = plan.instance
     pop = inst.population
+
+    def within(x, y, box):
+        return box[0] <= x <= box[2] and box[1] <= y <= box[3]
+
     for n, k in enumerate(shown, 1):
         g = plan.groups[k]
         lead = max(g, key=lambda i: (pop[i], -i))
         x, y = points[lead]
-        if np.isfinite(x) and np.isfinite(y):
-            ax.annotate(str(n), (x, y), xytext=offset, textcoords="offset points", ha="center", va="center", fontsize=6.5, fontweight="bold", zorder=5,
-                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "#333333", "lw": 0.4, "alpha": 0.9})
+        if not (np.isfinite(x) and np.isfinite(y)):
+            continue
+        if (inside is not None and not within(x, y, inside)) or (outside is not None and within(x, y, outside)):
+            continue
+        ax.annotate(str(n), (x, y), xytext=offset, textcoords="offset points", ha="center", va="center",
+                    fontsize=6.5, fontweight="bold", zorder=5,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "#333333", "lw": 0.4, "alpha": 0.9})
 
 
 def _title(plan) -> str:
@@ -325,6 +334,7 @@ def plot_plan_map(
     dpi: float = 150,
     figsize=(11, 10),
     title: str | None = None,
+    london_inset=True,
 ):
     """Map of ``plan``: units coloured by merged group, HWB boundaries on top.
 
@@ -349,6 +359,9 @@ def plot_plan_map(
     key : property holding the unit code (default ``ccg_code``)
     legend_top : how many merged groups (largest first) the legend names
     svg, dpi, figsize, title : output options (``title`` replaces the default)
+    london_inset : bool or [x0, y0, width, height] in axes fractions
+        Draw London (:data:`LONDON_BOX`) enlarged in an inset over the North
+        Sea (default True; only when the map covers London).
 
     Returns
     -------
@@ -393,11 +406,30 @@ def plot_plan_map(
         if hwb_boundaries is None and not explicit:
             hwb_boundaries = _default_file("hwb2013_boundaries.geojson")
         hwb = None if hwb_boundaries is None or hwb_boundaries is False else _load_frame(hwb_boundaries, "hwb_code")
-        points = _draw_polygons(ax, frame, key, inst, colours, bad, gid, hwb)
+        layers = _polygon_layers(frame, key, inst, colours, bad, gid, hwb)
+        points = _draw_layers(ax, layers, inst)
         if hwb is not None:
             extra.append(Line2D([], [], color=_HWB_COLOUR, lw=0.8, label="HWB boundary"))
     shown = _top_merged(plan, legend_top)
-    _label_groups(ax, plan, shown, points, (0, 9) if frame is None else (0, 0))
+    box = None
+    if frame is not None and london_inset and _contains(ax, LONDON_BOX):
+        box = LONDON_BOX
+        inset = ax.inset_axes(list(london_inset) if isinstance(london_inset, (tuple, list)) else [0.72, 0.74, 0.28, 0.24])
+        _draw_layers(inset, layers, inst, extent=box, lw_scale=2.0)
+        inset.set_axis_on()
+        inset.set_xticks([])
+        inset.set_yticks([])
+        for sp in inset.spines.values():
+            sp.set_edgecolor("#555555")
+            sp.set_linewidth(0.8)
+        inset.set_title("London", fontsize=8, loc="left", pad=2)
+        ind = ax.indicate_inset(bounds=(box[0], box[1], box[2] - box[0], box[3] - box[1]), inset_ax=inset,
+                                edgecolor="#555555", linewidth=0.8, alpha=1.0)
+        connectors = ind[1] if isinstance(ind, tuple) else getattr(ind, "connectors", ())
+        for c in connectors or ():
+            c.set_visible(False)  # the box and the title say enough; long connectors cross the map
+        _label_groups(inset, plan, shown, points, inside=box)
+    _label_groups(ax, plan, shown, points, (0, 9) if frame is None else (0, 0), outside=box)
     handles = _legend_handles(plan, colours, legend_top, bad, extra)
     kw = dict(handles=handles, fontsize=8, frameon=False, title="largest merged groups", title_fontsize=9,
               alignment="left")
@@ -426,11 +458,17 @@ def _unit_points(inst, fallback: np.ndarray | None = None) -> tuple[np.ndarray, 
     return np.array([lay[c] for c in inst.unit_codes], dtype=float), False
 
 
-def _draw_polygons(ax, frame, key, inst, colours, bad, gid, hwb) -> np.ndarray:
-    """Draw the unit polygons (and HWB lines), set a lon/lat aspect; return a
-    point per unit for labels."""
-    from matplotlib.collections import PathCollection
+#: Longitude/latitude box of the London inset (x0, y0, x1, y1).
+LONDON_BOX = (-0.53, 51.27, 0.35, 51.70)
 
+
+def _contains(ax, box) -> bool:
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    return x0 <= box[0] and box[2] <= x1 and y0 <= box[1] and box[3] <= y1
+
+
+def _polygon_layers(frame, key, inst, colours, bad, gid, hwb) -> dict:
+    """Paths and colours to draw: units, HWB outlines, rule breakers."""
     codes = list(inst.unit_codes)
     if isinstance(frame, dict):  # json fallback
         paths = [frame[c] for c in codes]
@@ -440,25 +478,44 @@ def _draw_polygons(ax, frame, key, inst, colours, bad, gid, hwb) -> np.ndarray:
             f = f.to_crs(4326)
         geom = dict(zip(f[key].astype(str), f.geometry))
         paths = [_shapely_path(geom[c]) for c in codes]
-    face = [colours[gid[c]] for c in codes]
-    ax.add_collection(PathCollection(paths, facecolors=face, edgecolors="white", linewidths=0.25, zorder=1))
+    hpaths = []
     if hwb is not None:
         if isinstance(hwb, dict):
             hpaths = list(hwb.values())
         else:
             h = hwb.to_crs(4326) if hwb.crs is not None and not hwb.crs.is_geographic else hwb
-            hpaths = [_shapely_path(g) for g in h.geometry]
-        ax.add_collection(PathCollection([p for p in hpaths if p is not None], facecolors="none",
-                                         edgecolors=_HWB_COLOUR, linewidths=0.45, zorder=2))
-    if bad:
-        bpaths = [p for c, p in zip(codes, paths) if gid[c] in bad]
-        ax.add_collection(PathCollection(bpaths, facecolors="none", edgecolors=_VIOLATION_COLOUR,
+            hpaths = [p for p in (_shapely_path(g) for g in h.geometry) if p is not None]
+    return {
+        "paths": paths,
+        "face": [colours[gid[c]] for c in codes],
+        "hwb": hpaths,
+        "bad": [p for c, p in zip(codes, paths) if gid[c] in bad],
+    }
+
+
+def _draw_layers(ax, layers: dict, inst, extent=None, lw_scale: float = 1.0) -> np.ndarray:
+    """Draw the layers, set limits (``extent`` or all units) and a lon/lat
+    aspect; return a point per unit for labels."""
+    from matplotlib.collections import PathCollection
+
+    paths = layers["paths"]
+    ax.add_collection(PathCollection(paths, facecolors=layers["face"], edgecolors="white",
+                                     linewidths=0.25 * lw_scale, zorder=1))
+    if layers["hwb"]:
+        ax.add_collection(PathCollection(layers["hwb"], facecolors="none", edgecolors=_HWB_COLOUR,
+                                         linewidths=0.45 * lw_scale, zorder=2))
+    if layers["bad"]:
+        ax.add_collection(PathCollection(layers["bad"], facecolors="none", edgecolors=_VIOLATION_COLOUR,
                                          linewidths=1.3, zorder=3))
-    allv = np.concatenate([p.vertices for p in paths])
-    (x0, y0), (x1, y1) = allv.min(axis=0), allv.max(axis=0)
-    pad = 0.02 * max(x1 - x0, y1 - y0)
-    ax.set_xlim(x0 - pad, x1 + pad)
-    ax.set_ylim(y0 - pad, y1 + pad)
+    if extent is None:
+        allv = np.concatenate([p.vertices for p in paths])
+        (x0, y0), (x1, y1) = allv.min(axis=0), allv.max(axis=0)
+        pad = 0.02 * max(x1 - x0, y1 - y0)
+        x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
+    else:
+        x0, y0, x1, y1 = extent
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
     _lonlat_aspect(ax, (y0 + y1) / 2)
     ax.set_axis_off()
     centre = np.array([(p.vertices.min(axis=0) + p.vertices.max(axis=0)) / 2 for p in paths])
@@ -515,6 +572,10 @@ def _draw_network(ax, plan, colours, bad, gid) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- sweeps
+_COUNTS = ("groups", "merges", "split_areas", "coterminous_groups", "extra_merges", "violations")
+_PEOPLE = ("moved", "noncoterminous", "population", "min_group_population", "max_group_population")
+
+
 def _text(s: pd.Series) -> pd.Series:
     """Values as text; enums by their value ("aligned", not "Coterminosity.ALIGNED")."""
     return s.map(lambda v: str(getattr(v, "value", v)))
@@ -587,13 +648,13 @@ def plot_allowance_curve(
     xs = np.sort(df[x].dropna().unique())
     if 1 < len(xs) <= 12:
         ax.set_xticks(xs)
-    if pd.api.types.is_integer_dtype(d[y]) or y in ("groups", "merges", "split_areas", "coterminous_groups"):
+    if y in _COUNTS:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(x.replace("_", " "))
     ax.set_ylabel(y.replace("_", " "))
     ax.grid(True, color="#e5e5e5", lw=0.6)
     ax.set_axisbelow(True)
-    if y in ("moved", "noncoterminous", "population", "min_group_population", "max_group_population"):
+    if y in _PEOPLE:
         ax.yaxis.set_major_formatter(_pop_formatter())
     if use_hue or len(failed):
         ax.legend(title=hue if use_hue else None, fontsize=8, title_fontsize=9, frameon=False)
@@ -666,9 +727,13 @@ def plot_pareto(
     if label is not None and label in front.columns:
         for _, r in front.iterrows():
             ax.annotate(str(r[label]), (r[x], r[y]), textcoords="offset points", xytext=(5, 4), fontsize=7)
+    from matplotlib.ticker import MaxNLocator
+
     for col, axis in ((x, ax.xaxis), (y, ax.yaxis)):
-        if col in ("moved", "noncoterminous"):
+        if col in _PEOPLE:
             axis.set_major_formatter(_pop_formatter())
+        elif col in _COUNTS:
+            axis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(x.replace("_", " "))
     ax.set_ylabel(y.replace("_", " "))
     ax.grid(True, color="#e5e5e5", lw=0.6)

@@ -112,6 +112,8 @@ def make_solver(options: SolverOptions, time_limit: float | None, log_path: str 
         raise ScenarioError("solver='highs' needs highspy: pip install 'ccgmerge[highs]' (or pip install highspy).")
     kw = dict(msg=options.msg, threads=options.threads, mip_rel_gap=options.gap if options.gap > 0 else 1e-9,
               random_seed=0)
+    if not options.msg:
+        kw["output_flag"] = False
     if time_limit is not None:
         kw["timeLimit"] = float(time_limit)
     return pulp.HiGHS(**kw)
@@ -167,6 +169,12 @@ def run(prob: pulp.LpProblem, options: SolverOptions, time_limit: float | None =
     bound = None
     detail = pulp.LpStatus.get(prob.status, str(prob.status))
     if prob.status == pulp.LpStatusInfeasible or prob.sol_status == pulp.LpSolutionInfeasible:
+        if name == "cbc" and isinstance(options.solver, str):
+            # CBC stopped by its time limit before finding a solution can be reported as
+            # infeasible; only its own proof counts
+            proven = re.search(r"problem is infeasible|proven infeasible", text, flags=re.I)
+            if not proven or re.search(r"stopped on time", text, flags=re.I):
+                return SolveOutcome(Status.NO_SOLUTION, None, None, secs, name, "stopped without a solution or a proof")
         return SolveOutcome(Status.INFEASIBLE, None, None, secs, name, detail)
     if name == "cbc" and isinstance(options.solver, str):
         result, obj_log, bound = _parse_cbc_log(text)

@@ -1,0 +1,380 @@
+"""Tests of the ``ccgmerge`` command line (:mod:`ccgmerge.cli`).
+
+Most tests call :func:`ccgmerge.cli.main` in-process and read the exit code,
+stdout/stderr and the files written by ``--out``. One test runs
+``python -m ccgmerge`` in a subprocess. The real-data tests skip locally,
+and fail in CI, when the data folder is absent (see ``conftest.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import conftest
+import ccgmerge.optimise
+from ccgmerge.check import check_plan
+from ccgmerge.cli import build_parser, main, parse_objective
+from ccgmerge.data import to_csv
+from ccgmerge.errors import ScenarioError
+from ccgmerge.plan import Plan, Status
+from ccgmerge.scenario import Scenario
+from ccgmerge.synthetic import generate
+
+ROOT = Path(__file__).resolve().parent.parent
+SYN = ["--dataset", "synthetic", "--units", "30", "--seed", "1", "--floor", "250000"]
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def read_outputs(folder: Path):
+    plan = pd.read_csv(folder / "plan.csv", dtype=str)
+    groups = pd.read_csv(folder / "groups.csv", dtype={"group": str, "members": str, "main_area": str})
+    summary = json.loads((folder / "summary.json").read_text())
+    return plan, groups, summary
+
+
+def check_outputs(folder: Path, n_units: int, total_population: int | None = None):
+    plan, groups, summary = read_outputs(folder)
+    assert list(plan.columns) == ["unit", "group"]
+    assert len(plan) == n_units and plan["unit"].is_unique
+    assert {"group", "n_units", "members", "population", "main_area", "coterminous", "viable", "merged"} <= set(groups.columns)
+    assert len(groups) == summary["metrics"]["groups"] == plan["group"].nunique()
+    assert set(groups["group"]) == set(plan["group"])
+    assert groups["n_units"].sum() == n_units
+    assert groups["viable"].all()
+    assert (groups["population"] >= summary["scenario"]["floor_population"]).all()
+    if total_population is not None:
+        assert groups["population"].sum() == total_population == summary["instance"]["population"]
+    # the members column and plan.csv describe the same partition
+    members = {u: g for g, ms in zip(groups["group"], groups["members"]) for u in ms.split(";")}
+    assert members == dict(zip(plan["unit"], plan["group"]))
+    assert summary["status"] in ("optimal", "feasible")
+    assert summary["verdict"]["ok"] is True
+    assert summary["assignment"] == dict(zip(plan["unit"], plan["group"]))
+    return plan, groups, summary
+
+
+# --------------------------------------------------------------------------- synthetic
+def test_solve_synthetic_writes_outputs(tmp_path, capsys):
+    code, out, err = run(capsys, "solve", *SYN, "--out", tmp_path / "out")
+    assert code == 0, err
+    assert "status: optimal" in out and "checked: OK" in out
+    assert "merged groups:" in out
+    inst = generate(30, seed=1)
+    plan, groups, summary = check_outputs(tmp_path / "out", 30, inst.total_population)
+    assert summary["instance"]["fingerprint"] == inst.fingerprint
+    assert summary["scenario"]["floor_population"] == 250_000
+    # the printed table lists exactly the merged groups
+    assert f"merged groups: {int(groups['merged'].sum())}" in out
+
+
+def test_solve_matches_library(tmp_path, capsys):
+    inst = generate(30, seed=1)
+    plan = ccgmerge.optimise.solve(inst, Scenario(floor=250_000))
+    code, _, _ = run(capsys, "solve", *SYN, "--out", tmp_path)
+    assert code == 0
+    got = pd.read_csv(tmp_path / "plan.csv", dtype=str).set_index("unit")["group"]
+    assert got.to_dict() == plan.assignment.to_dict()
+
+
+def test_economics_options_set_the_floor(tmp_path, capsys):
+    # GBP 2.5m / (20 + 5 - 0) = 100,000; GBP 3m / (25 - 5) = 150,000
+    code, out, _ = run(capsys, "solve", "--dataset", "synthetic", "--units", "30", "--allowance", "20",
+                       "--premium", "5", "--out", tmp_path / "a")
+    assert code == 0 and "floor 100,000" in out
+    code, out, _ = run(capsys, "solve", "--dataset", "synthetic", "--units", "30", "--fixed-cost", "3000000",
+                       "--cost-per-head", "5", "--out", tmp_path / "b")
+    assert code == 0 and "floor 150,000" in out
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["scenario"]["floor_population"] == 150_000
+
+
+def test_scenario_options_reach_the_scenario(tmp_path, capsys):
+    inst = generate(30, seed=1)
+    a, b = inst.adjacency[["a", "b"]].iloc[0]
+    code, out, err = run(capsys, "solve", *SYN, "--coterminosity", "aligned", "--objective", "merges",
+                         "--ceiling", "2000000", "--max-units", "4", "--apart", a, b, "--out", tmp_path)
+    assert code == 0, err
+    sc = json.loads((tmp_path / "summary.json").read_text())["scenario"]
+    assert sc["coterminosity"] == "aligned" and sc["apart"] == [sorted([a, b])]
+    assert (sc["ceiling"], sc["max_units"]) == (2_000_000, 4)
+    plan, groups, _ = check_outputs(tmp_path, 30)
+    assert plan.set_index("unit")["group"][a] != plan.set_index("unit")["group"][b]
+    assert groups["n_units"].max() <= 4 and groups["population"].max() <= 2_000_000
+
+
+def test_alone_lock(tmp_path, capsys):
+    inst = generate(30, seed=1)
+    alone = inst.unit_codes[int(inst.population.argmax())]
+    code, out, err = run(capsys, "solve", *SYN, "--alone", alone, "--out", tmp_path)
+    assert code == 0, err
+    assert json.loads((tmp_path / "summary.json").read_text())["scenario"]["alone"] == [alone]
+    plan = pd.read_csv(tmp_path / "plan.csv", dtype=str).set_index("unit")["group"]
+    assert (plan == plan[alone]).sum() == 1
+
+
+def test_weighted_and_lexicographic_objectives(tmp_path, capsys):
+    code, out, _ = run(capsys, "solve", "--dataset", "synthetic", "--units", "12", "--seed", "4", "--floor", "300000",
+                       "--objective", "merges,moved", "--out", tmp_path / "lex")
+    assert code == 0 and "objective merges > moved" in out
+    code, out, _ = run(capsys, "solve", "--dataset", "synthetic", "--units", "12", "--seed", "4", "--floor", "300000",
+                       "--objective", "merges=1,moved=0.000001", "--out", tmp_path / "w")
+    assert code == 0 and "objective 1*merges + 1e-06*moved" in out
+
+
+def test_parse_objective():
+    assert parse_objective("moved") == "moved"
+    assert parse_objective("merges, moved") == ("merges", "moved")
+    assert parse_objective("merges=2,split_areas=0.5") == {"merges": 2.0, "split_areas": 0.5}
+    for bad in ("", "merges=1,moved", "merges=x"):
+        with pytest.raises(ScenarioError):
+            parse_objective(bad)
+
+
+def test_subprocess_python_m(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-m", "ccgmerge", "solve", *SYN, "--out", str(tmp_path)],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "status: optimal" in r.stdout
+    check_outputs(tmp_path, 30)
+    r = subprocess.run([sys.executable, "-m", "ccgmerge", "solve", "--floor", "many"],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 1
+    assert "--floor must be a number" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_summary_synthetic(capsys):
+    code, out, _ = run(capsys, "summary", "--dataset", "synthetic", "--units", "40", "--seed", "2", "--floor", "150000")
+    assert code == 0
+    assert "Instance 'synthetic-ccg-40-s2': 40 units" in out
+    assert "Floor 150,000:" in out
+    code, out, _ = run(capsys, "summary", "--dataset", "synthetic", "--units", "40", "--allowance", "20")
+    assert code == 0 and "Floor 125,000:" in out
+
+
+# --------------------------------------------------------------------------- own CSV files
+@pytest.fixture
+def csv_folder(tmp_path):
+    to_csv(generate(30, seed=1), tmp_path / "tables")
+    return tmp_path / "tables"
+
+
+def csv_args(folder: Path, **override):
+    files = {t: folder / f"{t}.csv" for t in ("units", "areas", "membership", "adjacency")}
+    files.update(override)
+    return [x for t in ("units", "areas", "membership", "adjacency") for x in (f"--{t}-csv", files[t])]
+
+
+def test_solve_from_csv_files(csv_folder, tmp_path, capsys):
+    code, out, err = run(capsys, "solve", *csv_args(csv_folder), "--floor", "250000", "--out", tmp_path / "csv")
+    assert code == 0, err
+    code, _, _ = run(capsys, "solve", *SYN, "--out", tmp_path / "syn")
+    a = pd.read_csv(tmp_path / "csv" / "plan.csv", dtype=str)
+    b = pd.read_csv(tmp_path / "syn" / "plan.csv", dtype=str)
+    pd.testing.assert_frame_equal(a, b)
+    check_outputs(tmp_path / "csv", 30)
+
+
+def test_bad_csv_is_exit_1(csv_folder, tmp_path, capsys):
+    bad = tmp_path / "bad_units.csv"
+    pd.read_csv(csv_folder / "units.csv").rename(columns={"population": "pop"}).to_csv(bad, index=False)
+    code, out, err = run(capsys, "solve", *csv_args(csv_folder, units=bad))
+    assert code == 1
+    assert "required column 'population' missing" in err and "bad_units.csv" in err
+    code, _, err = run(capsys, "solve", *csv_args(csv_folder, adjacency=tmp_path / "nope.csv"))
+    assert code == 1 and "does not exist" in err
+    # a membership row for an unknown unit: a ValidationError naming it
+    m = pd.read_csv(csv_folder / "membership.csv", dtype=str)
+    m.loc[0, "unit"] = "ZZZ"
+    m.to_csv(tmp_path / "m.csv", index=False)
+    code, _, err = run(capsys, "solve", *csv_args(csv_folder, membership=tmp_path / "m.csv"))
+    assert code == 1 and "ZZZ" in err
+
+
+def test_incomplete_csv_set_is_exit_1(csv_folder, capsys):
+    code, _, err = run(capsys, "solve", "--units-csv", csv_folder / "units.csv")
+    assert code == 1 and "give all four" in err
+    code, _, err = run(capsys, "solve", "--dataset", "synthetic", *csv_args(csv_folder))
+    assert code == 1 and "--dataset cannot be combined" in err
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--floor", "abc"], "--floor must be a number"),
+        (["--floor", "-5"], "--floor must be >= 0"),
+        (["--threads", "0"], "--threads must be >= 1"),
+        (["--time-limit", "0"], "--time-limit must be > 0"),
+        (["--coterminosity", "sideways"], "invalid choice: 'sideways'"),
+        (["--solver", "gurobi"], "invalid choice: 'gurobi'"),
+        (["--objective", "cheapest"], "allowed names"),
+        (["--objective", "merges=1,moved"], "not both"),
+        (["--ceiling", "50000"], "below the floor"),
+        (["--gap", "1.5"], "gap=1.5"),
+        (["--together", "U00001", "U00002", "--apart", "U00001", "U00002"], "both together and apart"),
+        (["--alone", "NOPE"], "NOPE"),
+        (["--remove-edge", "U00001", "U00030"], "cannot remove edges"),
+        (["--hwb", "E06000005"], "--hwb applies only to --dataset lsoa2013"),
+        (["--units", "ten"], "--units must be a whole number"),
+        (["--bogus-option"], "unrecognized arguments"),
+    ],
+)
+def test_bad_option_is_exit_1(argv, message, capsys):
+    base = ["--dataset", "synthetic", "--units", "30"] if "--units" not in argv else ["--dataset", "synthetic"]
+    code, out, err = run(capsys, "solve", *base, *argv)
+    assert code == 1
+    assert message in err
+    assert err.startswith("error:")
+
+
+def test_usage(capsys):
+    assert run(capsys, )[0] == 1
+    code, out, _ = run(capsys, "solve", "--help")
+    assert code == 0 and "--coterminosity" in out and "--out DIR" in out
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and "ccgmerge" in out
+    assert {"solve", "summary"} <= set(build_parser()._subparsers._group_actions[0].choices)
+
+
+def test_out_must_be_a_folder(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    code, _, err = run(capsys, "solve", *SYN, "--out", f)
+    assert code == 1 and "not a folder" in err
+
+
+# --------------------------------------------------------------------------- exit codes 3 and 4
+def test_no_solution_is_exit_3(monkeypatch, tmp_path, capsys):
+    def fake(instance, scenario, **kw):
+        return Plan(instance, scenario, Status.NO_SOLUTION, None, bound=3.0, solver="fake")
+
+    monkeypatch.setattr(ccgmerge.optimise, "solve", fake)
+    code, out, _ = run(capsys, "solve", *SYN, "--time-limit", "1", "--out", tmp_path)
+    assert code == 3
+    assert "status: no_solution" in out and "no plan found within the limits" in out
+    assert not (tmp_path / "plan.csv").exists()
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "no_solution"
+
+
+def test_checker_failure_is_exit_4(monkeypatch, capsys):
+    def fake(instance, scenario, **kw):
+        groups = tuple((i,) for i in range(instance.n_units))  # every unit alone: below the floor
+        return Plan(instance, scenario, Status.OPTIMAL, groups, objective=0.0, bound=0.0,
+                    verdict=check_plan(instance, groups, scenario), solver="fake")
+
+    monkeypatch.setattr(ccgmerge.optimise, "solve", fake)
+    code, out, err = run(capsys, "solve", *SYN)
+    assert code == 4
+    assert "checked: FAILED" in out and "checker rejected" in err
+
+
+# --------------------------------------------------------------------------- data folder
+def test_fallback_when_default_data_missing(monkeypatch, tmp_path, capsys):
+    missing = tmp_path / "no-such-folder"
+    monkeypatch.setenv("CCGMERGE_DATA", str(missing))
+    code, out, err = run(capsys, "solve", "--out", tmp_path / "out")
+    assert code == 0
+    assert f"real data not found at {missing}; using a synthetic instance (seed 0) instead" in err
+    assert "synthetic-ccg-211-s0" in out
+    _, _, summary = check_outputs(tmp_path / "out", 211)
+    assert summary["instance"]["fingerprint"] == generate(211, seed=0).fingerprint
+    code, out, err = run(capsys, "summary")
+    assert code == 0 and "using a synthetic instance" in err and "211 units" in out
+
+
+def test_explicit_missing_data_is_exit_1(monkeypatch, tmp_path, capsys):
+    code, out, err = run(capsys, "solve", "--data", tmp_path / "nowhere")
+    assert code == 1
+    assert "real data not found" in err and "nowhere" in err
+    assert "synthetic" not in out + err
+    # lsoa2013 has no fallback
+    monkeypatch.setenv("CCGMERGE_DATA", str(tmp_path / "nowhere"))
+    code, _, err = run(capsys, "solve", "--dataset", "lsoa2013", "--hwb", "E06000053")
+    assert code == 1 and "real data not found" in err
+
+
+def test_data_option_rejected_for_synthetic(tmp_path, capsys):
+    code, _, err = run(capsys, "solve", "--dataset", "synthetic", "--data", tmp_path)
+    assert code == 1 and "--data applies only" in err
+
+
+# --------------------------------------------------------------------------- real data
+@pytest.fixture(scope="module")
+def real_data():
+    return conftest.require_real_data()
+
+
+def test_solve_real_default(real_data, tmp_path, capsys):
+    code, out, err = run(capsys, "solve", "--out", tmp_path)
+    assert code == 0, err
+    assert "notice" not in err
+    assert "England CCGs 2013" in out and "status: optimal" in out
+    plan, groups, summary = check_outputs(tmp_path, 211, 53_434_130)
+    assert summary["scenario"]["floor_population"] == 100_000
+    assert summary["metrics"]["merges"] == 211 - len(groups)
+    assert plan["unit"].str.len().eq(3).all()  # ODS codes keep their leading zeros
+    assert "00C" in set(plan["unit"])
+
+
+def test_solve_real_with_data_option(real_data, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CCGMERGE_DATA", str(tmp_path / "missing"))  # --data wins over the variable
+    code, out, _ = run(capsys, "solve", "--data", real_data, "--coterminosity", "aligned", "--floor", "150000",
+                       "--out", tmp_path / "out")
+    assert code == 0 and "coterminosity aligned" in out
+    _, groups, summary = check_outputs(tmp_path / "out", 211, 53_434_130)
+    assert summary["scenario"]["coterminosity"] == "aligned"
+
+
+def test_nested_150k_is_infeasible_exit_2(real_data, tmp_path, capsys):
+    code, out, err = run(capsys, "solve", "--coterminosity", "nested", "--floor", "150000", "--out", tmp_path)
+    assert code == 2
+    assert "status: infeasible" in out
+    assert "E06000005" in out and "Darlington" in out  # the blocking HWB is named
+    assert "blocking areas" in out and "blocking units" in out and "suggestion:" in out
+    assert not (tmp_path / "plan.csv").exists()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "infeasible"
+    assert "E06000005" in summary["infeasibility"]["areas"]
+
+
+def test_real_edges(real_data, tmp_path, capsys):
+    # the Tyne: Gateshead (00F) and Newcastle North & East (00G) are not adjacent in the boundary data
+    code, out, _ = run(capsys, "solve", "--add-edge", "00F", "00G", "--remove-edge", "10L", "11A", "--out", tmp_path)
+    assert code == 0
+    assert "531 adjacency edges" in out
+    check_outputs(tmp_path, 211, 53_434_130)
+    code, _, err = run(capsys, "solve", "--add-edge", "00C", "00K")
+    assert code == 1 and "already in the adjacency" in err
+    code, _, err = run(capsys, "solve", "--add-edge", "00F", "00F2")
+    assert code == 1 and "00F2" in err
+
+
+def test_summary_real(real_data, capsys):
+    code, out, _ = run(capsys, "summary", "--floor", "150000")
+    assert code == 0
+    assert "Instance 'England CCGs 2013': 211 units, 152 areas, population 53,434,130" in out
+    assert "Floor 150,000: 38 units below" in out
+
+
+def test_lsoa2013_hwb(real_data, tmp_path, capsys):
+    code, out, err = run(capsys, "solve", "--dataset", "lsoa2013", "--hwb", "E06000053", "--floor", "1000",
+                         "--out", tmp_path)
+    assert code == 0
+    assert "isolated units" in err  # the InstanceWarning, as one plain line
+    plan, _, _ = check_outputs(tmp_path, 1)
+    assert plan["unit"].tolist() == ["E01019077"]
+    code, _, err = run(capsys, "solve", "--dataset", "lsoa2013", "--hwb", "E99999999")
+    assert code == 1 and "E99999999" in err
