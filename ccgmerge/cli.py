@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="relative gap at which to stop (default 0: prove optimality)")
     g.add_argument("--threads", type=_number(int, "--threads", 1), default=1, metavar="N",
                    help="solver threads (default 1)")
-    g.add_argument("--formulation", choices=["auto", "packing", "compact"], default="auto",
+    g.add_argument("--formulation", choices=["auto", "packing", "labelled", "compact"], default="auto",
                    help="model (default auto)")
     g = s.add_argument_group("output")
     g.add_argument("--out", metavar="DIR",
@@ -218,7 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
     _economics_options(m.add_argument_group("floor"))
     m.set_defaults(func=_cmd_summary)
 
-    # A later ``sweep`` subcommand registers here with its own sub.add_parser(...).
+    # ---- sweep
+    w = sub.add_parser("sweep", help="run a grid of scenarios from a TOML file",
+                       description="Run every scenario of CONFIG.toml over one instance, in parallel; each result is "
+                                   "written to OUT/runs/ as soon as it finishes, so rerunning resumes.")
+    w.add_argument("config", metavar="CONFIG.toml", help="sweep description (see ccgmerge.sweep.read_config)")
+    w.add_argument("--out", required=True, metavar="DIR", help="results folder (created if needed)")
+    w.add_argument("--workers", type=_number(int, "--workers", 1), default=None, metavar="N",
+                   help="worker processes (default: the number of CPUs)")
+    w.add_argument("--retry-errors", action="store_true", help="re-solve runs saved with status error")
+    w.set_defaults(func=_cmd_sweep)
     return parser
 
 
@@ -388,6 +397,14 @@ def _cmd_summary(a) -> int:
     floor = _economics(a).floor_population
     _say(str(summarize(inst, floor)))
     return EXIT_OK
+
+
+def _cmd_sweep(a) -> int:
+    from .sweep import sweep_from_config
+
+    result = sweep_from_config(a.config, a.out, workers=a.workers, retry_errors=a.retry_errors)
+    _say(result.summary())
+    return result.exit_code
 
 
 # --------------------------------------------------------------------------- main

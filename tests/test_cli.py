@@ -378,3 +378,32 @@ def test_lsoa2013_hwb(real_data, tmp_path, capsys):
     assert plan["unit"].tolist() == ["E01019077"]
     code, _, err = run(capsys, "solve", "--dataset", "lsoa2013", "--hwb", "E99999999")
     assert code == 1 and "E99999999" in err
+
+
+def test_sweep_command_runs_and_resumes(tmp_path, capsys):
+    from ccgmerge.cli import main as cli_main
+
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text('[instance]\ndataset = "synthetic"\nunits = 30\nseed = 3\n'
+                   '[grid]\nfloor = [300000, 500000]\ncoterminosity = ["off", "aligned"]\n'
+                   '[options]\nsolver = "cbc"\ntime_limit = 30\n')
+    out = tmp_path / "out"
+    assert cli_main(["sweep", str(cfg), "--out", str(out), "--workers", "1"]) == 0
+    runs = sorted((out / "runs").glob("*.json"))
+    assert len(runs) == 4
+    mtimes = [r.stat().st_mtime_ns for r in runs]
+    assert cli_main(["sweep", str(cfg), "--out", str(out), "--workers", "1"]) == 0
+    assert [r.stat().st_mtime_ns for r in runs] == mtimes  # nothing recomputed
+    import pandas as pd
+
+    df = pd.read_csv(out / "results.csv")
+    assert len(df) == 4 and set(df["status"]) == {"optimal"}
+
+
+def test_sweep_bad_config_names_key(tmp_path, capsys):
+    from ccgmerge.cli import main as cli_main
+
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[instance]\ndataset = "synthetic"\n[grid]\nfloorz = [1]\n')
+    assert cli_main(["sweep", str(cfg), "--out", str(tmp_path / "o")]) == 1
+    assert "floorz" in capsys.readouterr().err
