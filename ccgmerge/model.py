@@ -371,12 +371,14 @@ def build_labelled(d: LabelledData, name: str = "labelled"):
         min  Σ_i pop_i (1 - x[i, base(i)])              people moved
         s.t. Σ_l x[i, l] = 1                            (add_label_assignment)
              x[i, l] <= u_l,  Σ_i pop_i x[i, l] >= floor * u_l
-             x[i, l] <= Σ_{s ∈ N(i)} x[s, l]           (a member has a member neighbour)
+             x[i, l] <= Σ_{s ∈ N(i)} x[s, l]           (pop_i < floor: a member has a member neighbour)
              pair locks; separator cuts added in rounds (add_label_separator_cuts)
 
-    Exact for the ``moved`` objective without a ceiling: a plan with more groups
-    than baseline groups has a group that continues none, whose people have
-    all moved, and merging it into a neighbour moves no one more.
+    Labels are the baseline groups plus one new label per connected component of
+    the block. Exact for the ``moved`` objective without a ceiling: a group that
+    continues no baseline group has moved all its people, and merging it into a
+    neighbour in its component moves no one more, so one such group per
+    component (when the component has no other) is all a plan needs.
     Returns (problem, x, u)."""
     prob = pulp.LpProblem(name, pulp.LpMinimize)
     L = range(len(d.labels))
@@ -390,8 +392,9 @@ def build_labelled(d: LabelledData, name: str = "labelled"):
         prob += pulp.lpSum(int(d.pop[i]) * x[i, l] for i in d.units) >= d.floor * u[l], f"floor_{l}"
         for i in sorted(d.units):
             prob += x[i, l] <= u[l], f"used_{i}_{l}"
-            nbs = [x[s, l] for s in d.nb[i] if s in inside]
-            prob += x[i, l] <= pulp.lpSum(nbs), f"nbcut_{i}_{l}"
+            if d.pop[i] < d.floor:  # i's group has another member, so i has a neighbour in it
+                nbs = [x[s, l] for s in d.nb[i] if s in inside]
+                prob += x[i, l] <= pulp.lpSum(nbs), f"nbcut_{i}_{l}"
     for a, b in d.together:
         for l in L:
             prob += x[a, l] == x[b, l], f"together_{a}_{b}_{l}"

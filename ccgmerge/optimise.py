@@ -107,6 +107,38 @@ def _pieces(inst: Instance, units: Sequence[int]) -> list[list[int]]:
     return sorted(out, key=lambda c: c[0])
 
 
+def _merge_blocks(blocks: list[Block], key) -> list[Block]:
+    """Union of the blocks whose units share a ``key`` value (union-find, deterministic)."""
+    if len(blocks) <= 1:
+        return blocks
+    parent = list(range(len(blocks)))
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    first: dict = {}
+    for k, b in enumerate(blocks):
+        for i in b.units:
+            g = key(i)
+            if g in first:
+                ra, rb = find(first[g]), find(k)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+            else:
+                first[g] = k
+    merged: dict[int, Block] = {}
+    for k, b in enumerate(blocks):
+        r = find(k)
+        if r in merged:
+            merged[r] = Block(sorted(merged[r].units + b.units), merged[r].label + " + " + b.label)
+        else:
+            merged[r] = Block(list(b.units), b.label)
+    return [merged[k] for k in sorted(merged)]
+
+
 def preprocess(inst: Instance, scenario: Scenario) -> tuple[list[Block], list[list[int]], Infeasibility | None]:
     """Blocks to solve, fixed groups (units locked alone), or a proof of infeasibility."""
     F = scenario.floor_population
@@ -189,35 +221,13 @@ def preprocess(inst: Instance, scenario: Scenario) -> tuple[list[Block], list[li
             return blocks, fixed, Infeasibility(
                 f"units {a} and {b} must be together but lie in different {'HWB pieces' if mode is Coterminosity.NESTED else 'components'}.",
                 units=(a, b), suggestion="drop the lock or add an adjacency edge.")
-    # blocks sharing a baseline group stay together when the objective uses the baseline
+    # blocks sharing a baseline group stay together when the objective uses the baseline;
+    # in aligned mode, blocks sharing an HWB stay together (a group may need all of it)
     needs_base = any(t is Objective.MOVED for t, _ in scenario.objective_terms) and len(set(inst._baseline)) != inst.n_units
-    if needs_base and len(blocks) > 1:
-        parent = list(range(len(blocks)))
-
-        def find(x):
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        first: dict[str, int] = {}
-        for k, b in enumerate(blocks):
-            for i in b.units:
-                g = inst._baseline[i]
-                if g in first:
-                    ra, rb = find(first[g]), find(k)
-                    if ra != rb:
-                        parent[max(ra, rb)] = min(ra, rb)
-                else:
-                    first[g] = k
-        merged: dict[int, Block] = {}
-        for k, b in enumerate(blocks):
-            r = find(k)
-            if r in merged:
-                merged[r] = Block(sorted(merged[r].units + b.units), merged[r].label + " + " + b.label)
-            else:
-                merged[r] = Block(list(b.units), b.label)
-        blocks = [merged[k] for k in sorted(merged)]
+    if needs_base:
+        blocks = _merge_blocks(blocks, lambda i: inst._baseline[i])
+    if mode is Coterminosity.ALIGNED:
+        blocks = _merge_blocks(blocks, lambda i: int(main[i]))
     return blocks, fixed, None
 
 
@@ -230,7 +240,9 @@ def _terms(scenario: Scenario) -> list[list[tuple[Objective, float]]]:
     terms = scenario.objective_terms
     stages = [[t] for t in terms] if scenario.lexicographic else [list(terms)]
     if scenario.coterminosity is Coterminosity.PENALISED and scenario.penalty_weight > 0:
-        stages[0] = stages[0] + [(Objective.NONCOTERMINOUS, scenario.penalty_weight)]
+        first = dict(stages[0])
+        first[Objective.NONCOTERMINOUS] = first.get(Objective.NONCOTERMINOUS, 0.0) + scenario.penalty_weight
+        stages[0] = list(first.items())
     return stages
 
 
@@ -262,6 +274,10 @@ def _solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: S
     units = block.units
     labels = sorted({inst._baseline[i] for i in units})
     lab = {c: k for k, c in enumerate(labels)}
+    # one extra label per component: a component may need a group that continues no
+    # baseline group (with more, one could merge into a neighbour moving no one more)
+    comps = _pieces(inst, units)
+    labels = labels + [f"(new group {k + 1})" for k in range(len(comps))]
     inside = set(units)
     piece = None
     if scenario.coterminosity is Coterminosity.NESTED:
@@ -837,6 +853,15 @@ def solve(
                 if formulation == "packing":
                     raise
                 reports.append({"block": b.label, "note": f"packing skipped: {exc}"})
+        if (res is not None and res.formulation == "packing" and res.status is Status.FEASIBLE and formulation == "auto"
+                and scenario.coterminosity is Coterminosity.ALIGNED):
+            # the split-HWB relaxation left a gap: let the compact model try to prove optimality
+            budget = 30.0 if deadline is None else min(30.0, deadline - time.perf_counter())
+            if budget > 1:
+                alt = _solve_compact(instance, b, scenario, options, time.perf_counter() + budget, fixed_split)
+                if alt.status is Status.OPTIMAL:
+                    alt.detail += f"; proved after the packing model's gap ({res.detail})"
+                    res = alt
         if res is None and labelled_ok and formulation in ("auto", "labelled"):
             res = _solve_labelled(instance, b, scenario, options, deadline)
         if res is None:

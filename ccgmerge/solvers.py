@@ -163,16 +163,17 @@ def run(prob: pulp.LpProblem, options: SolverOptions, time_limit: float | None =
                 os.unlink(log_path)
     secs = time.perf_counter() - t0
 
+    constant_objective = prob.objective is None or all(v.name == "__dummy" for v in prob.objective.keys())
     objective = pulp.value(prob.objective) if prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible) else None
-    if objective is None and prob.objective is not None and not prob.objective.keys() and prob.sol_status > 0:
-        objective = float(prob.objective.constant)
+    if constant_objective and prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+        objective = float(prob.objective.constant) if prob.objective is not None else 0.0
     bound = None
     detail = pulp.LpStatus.get(prob.status, str(prob.status))
     if prob.status == pulp.LpStatusInfeasible or prob.sol_status == pulp.LpSolutionInfeasible:
         if name == "cbc" and isinstance(options.solver, str):
             # CBC stopped by its time limit before finding a solution can be reported as
             # infeasible; only its own proof counts
-            proven = re.search(r"problem is infeasible|proven infeasible", text, flags=re.I)
+            proven = re.search(r"problem is infeasible|proven infeasible|pre-processing says infeasible|integer infeasible", text, flags=re.I)
             if not proven or re.search(r"stopped on time", text, flags=re.I):
                 return SolveOutcome(Status.NO_SOLUTION, None, None, secs, name, "stopped without a solution or a proof")
         return SolveOutcome(Status.INFEASIBLE, None, None, secs, name, detail)
