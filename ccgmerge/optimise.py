@@ -854,7 +854,7 @@ def solve(
                     raise
                 reports.append({"block": b.label, "note": f"packing skipped: {exc}"})
         if (res is not None and res.formulation == "packing" and res.status is Status.FEASIBLE and formulation == "auto"
-                and scenario.coterminosity is Coterminosity.ALIGNED):
+                and scenario.coterminosity is Coterminosity.ALIGNED and len(b.units) <= 60):
             # the split-HWB relaxation left a gap: let the compact model try to prove optimality
             budget = 30.0 if deadline is None else min(30.0, deadline - time.perf_counter())
             if budget > 1:
