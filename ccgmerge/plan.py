@@ -180,7 +180,7 @@ def objective_value(inst: Instance, groups: Groups, scenario: Scenario, metrics:
     m = metrics or plan_metrics(inst, groups, scenario)
     terms = scenario.objective_terms[:1] if scenario.lexicographic else scenario.objective_terms
     val = sum(w * m[t.value] for t, w in terms)
-    if scenario.coterminosity is Coterminosity.PENALISED and not any(t is Objective.NONCOTERMINOUS for t, _ in terms):
+    if scenario.coterminosity is Coterminosity.PENALISED:
         val += scenario.penalty_weight * m["noncoterminous"]
     return float(val)
 

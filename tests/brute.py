@@ -28,10 +28,12 @@ Two scores are kept per feasible partition:
   person living outside their group's main HWB adds penalty_weight to the
   objective"; cf. ``ccgmerge.optimise._terms``).
 
-Only partitions whose groups are all connected are passed to the checker when
-contiguity is on (the checker rejects the others anyway; this is the same
-rule function, :func:`ccgmerge.rules.is_connected_set`, applied first to save
-time). Metrics are cached per instance fingerprint and partition, so running
+To save time, only partitions whose groups are all connected (when contiguity
+is on) and all reach the floor are passed to the checker: both are necessary
+conditions the checker applies itself (``groups_connected``, ``floor_met``);
+the connectivity prefilter is asserted equal to
+:func:`ccgmerge.rules.is_connected_set` and a sample of the partitions the
+floor prefilter drops is confirmed rejected by the checker. Metrics are cached per instance fingerprint and partition, so running
 many scenarios on one instance is cheap.
 
 >>> [len(set_partitions(n)) for n in range(9)]
@@ -113,10 +115,41 @@ def _trim(cache: dict) -> None:
         cache.pop(next(iter(cache)))
 
 
+@lru_cache(maxsize=None)
+def _partition_masks(n: int) -> tuple[tuple[int, ...], ...]:
+    return tuple(tuple(sum(1 << i for i in g) for g in p) for p in set_partitions(n))
+
+
+def _connected_masks(inst: Instance) -> list[bool]:
+    """conn[mask]: the units of ``mask`` induce a connected subgraph."""
+    n = inst.n_units
+    nbm = [sum(1 << j for j in inst.neighbours[i]) for i in range(n)]
+    conn = [False] * (1 << n)
+    for mask in range(1, 1 << n):
+        start = mask & -mask
+        seen = start
+        frontier = start
+        while frontier:
+            low = frontier & -frontier
+            frontier ^= low
+            new = nbm[low.bit_length() - 1] & mask & ~seen
+            seen |= new
+            frontier |= new
+        conn[mask] = seen == mask
+    return conn
+
+
 def _connected_partitions(inst: Instance) -> tuple[Partition, ...]:
+    """The partitions whose groups are all connected (same rule as
+    :func:`ccgmerge.rules.is_connected_set`, on bitmasks; checked against it
+    for every partition kept)."""
     key = inst.fingerprint
     if key not in _CONNECTED:
-        _CONNECTED[key] = tuple(p for p in set_partitions(inst.n_units) if all(is_connected_set(inst, g) for g in p))
+        conn = _connected_masks(inst)
+        keep = tuple(p for p, masks in zip(set_partitions(inst.n_units), _partition_masks(inst.n_units))
+                     if all(conn[m] for m in masks))
+        assert all(is_connected_set(inst, g) for p in keep for g in p)
+        _CONNECTED[key] = keep
         _trim(_CONNECTED)
     return _CONNECTED[key]
 
@@ -242,7 +275,15 @@ def brute_force(inst: Instance, scenario: Scenario) -> BruteResult:
     if n > MAX_UNITS:
         raise ValueError(f"brute force handles at most {MAX_UNITS} units, got {n}")
     parts = _connected_partitions(inst) if scenario.contiguity else set_partitions(n)
-    feasible = [p for p in parts if check_plan(inst, p, scenario).ok]
+    # the floor is a necessary condition (rules.floor_met); filter on it first to
+    # save checker calls, and confirm on a sample that the checker agrees
+    pop = _facts(inst).pop
+    F = scenario.floor_population
+    viable = [all(sum(pop[i] for i in g) >= F for g in p) for p in parts]
+    for k in range(0, len(parts), 17):
+        if not viable[k]:
+            assert not check_plan(inst, parts[k], scenario).ok, parts[k]
+    feasible = [p for p, ok in zip(parts, viable) if ok and check_plan(inst, p, scenario).ok]
     res = BruteResult(n_partitions=len(set_partitions(n)), feasible=feasible)
     if not feasible:
         return res

@@ -1,44 +1,71 @@
 """Tests of the optimiser (ccgmerge.optimise.solve).
 
 The core is a differential test against brute force (tests/brute.py): on
-random instances of 3-8 units, every objective, every coterminosity mode and
-optional ceilings, unit caps and locks, ``solve`` must be INFEASIBLE exactly
-when no partition passes the checker, and otherwise OPTIMAL with the
+random instances of 3-8 units, for every objective, every coterminosity mode,
+with and without ceilings, unit caps and locks, ``solve`` must be INFEASIBLE
+exactly when no partition passes the checker, and otherwise OPTIMAL with the
 brute-force optimum, a verdict that is OK and a plan the checker accepts.
 
-A failing example prints a :class:`Case` whose ``repr`` is Python code that
-rebuilds the instance, plus the scenario, so every failure is a reproducer.
+Every failure message ends with Python code that rebuilds the instance and
+the scenario (a reproducer); hypothesis also prints the drawn ``Case``.
+
+Hypothesis runs derandomized (the same examples every run, so results are
+reproducible and the strict xfails below are stable). Environment knobs:
+
+* ``CCGMERGE_HYPOTHESIS_SCALE=5`` multiplies every ``max_examples``;
+* ``CCGMERGE_HYPOTHESIS_RANDOM=1`` draws fresh random examples each run.
+
+Known optimiser bugs are listed in :data:`KNOWN_BUGS`; each has a
+deterministic regression test marked ``xfail(strict=True)`` (see the end of
+the "regressions" section), and the per-combination sweep marks the
+combinations they break the same way. The randomised tests that mix every
+option skip only the configurations :func:`known_bug` names, so that they keep
+testing everything else; when a bug is fixed, its strict xfails start to
+"pass" (and so fail): remove the markers and the entry in ``known_bug``.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
-from brute import brute_force, lex_min, metrics_of, stage_values
+from brute import BELL, brute_force, fast_metrics, metrics_of, set_partitions, stage_values
 from ccgmerge.check import check_plan
 from ccgmerge.errors import ScenarioError
 from ccgmerge.instance import Instance
 from ccgmerge.optimise import solve
-from ccgmerge.plan import Status, objective_value
-from ccgmerge.scenario import Scenario
+from ccgmerge.plan import Status, objective_value, plan_metrics
+from ccgmerge.scenario import Coterminosity, Objective, Scenario
 
 MODES = ("off", "nested", "aligned", "penalised")
-OBJECTIVES = (
-    "merges",
-    "moved",
-    "noncoterminous",
-    "split_areas",
-    {"merges": 1.0, "moved": 0.01, "split_areas": 0.5},
-    ("merges", "moved"),
-)
+WEIGHTED = {"merges": 1.0, "moved": 0.01, "split_areas": 0.5}
+OBJECTIVES = ("merges", "moved", "noncoterminous", "split_areas", WEIGHTED, ("merges", "moved"))
 OBJ_IDS = ("merges", "moved", "noncoterminous", "split_areas", "weighted", "lex_merges_moved")
 TOL = 1e-6
+
+SCALE = float(os.environ.get("CCGMERGE_HYPOTHESIS_SCALE", "1") or 1)
+RANDOM = os.environ.get("CCGMERGE_HYPOTHESIS_RANDOM", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def hsettings(n: int, shrink: bool = True):
+    """Hypothesis settings: ``n`` examples (times SCALE), no deadline,
+    derandomized unless CCGMERGE_HYPOTHESIS_RANDOM is set. ``shrink=False``
+    for tests expected to fail (a strict xfail need not be minimised)."""
+    phases = (Phase.explicit, Phase.reuse, Phase.generate) + ((Phase.shrink,) if shrink else ())
+    kw = dict(derandomize=True, database=None) if not RANDOM else {}
+    return settings(
+        max_examples=max(1, round(n * SCALE)),
+        deadline=None,
+        phases=phases,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+        **kw,
+    )
 
 
 def close(a: float, b: float) -> bool:
@@ -46,11 +73,100 @@ def close(a: float, b: float) -> bool:
 
 
 # ---------------------------------------------------------------------------
+# known bugs (reported; see the regression tests)
+# ---------------------------------------------------------------------------
+KNOWN_BUGS = {
+    "alone": "preprocess(): `alone | pairs - codes` parses as `alone | (pairs - codes)`, so every unit locked "
+             "alone is reported as not in the instance (ScenarioError) -- no scenario with `alone` can be solved",
+    "constant_stage": "solvers.run() returns objective None (so NO_SOLUTION) when a stage's objective has no "
+                      "variables, e.g. split_areas when every HWB of a block is split anyway or holds one unit; "
+                      "a later lexicographic stage then crashes _solve_compact with TypeError abs(None)",
+    "penalised_noncot": "penalised mode with noncoterminous in the first stage: _compact_objective creates the "
+                        "c_/q_ variables twice under the same names (the term appears twice in the stage), the "
+                        "LP file is invalid and CBC fails (NO_SOLUTION)",
+    "aligned_components": "aligned mode when an HWB's units lie in several connected components: each block's "
+                          "model only sees the HWB units inside the block, so a group may cross an HWB boundary without "
+                          "the units of that HWB in another component; the checker then rejects the plan and solve() "
+                          "returns NO_SOLUTION (a plan failing the aligned rule) instead of INFEASIBLE/OPTIMAL, with "
+                          "both formulations",
+    "aligned_pieces": "aligned mode, packing path (auto with merges/moved): when an HWB's units form several "
+                      "connected pieces the packing model only gives a 'split-HWB relaxation' bound, so solve() returns "
+                      "FEASIBLE (gap > 0) instead of OPTIMAL even on 6-unit instances (the plan itself was optimal in "
+                      "every case seen); also the real 2013 CCGs at 200k",
+    "labelled": "formulation 'labelled' (moved with a baseline grouping): proves INFEASIBLE on feasible "
+                "instances whose block spans several components (blocks merged because they share a baseline group)",
+}
+
+
+#: bugs found by these tests and since fixed: their regression tests now run as plain tests
+FIXED = {"alone", "constant_stage", "penalised_noncot", "labelled", "aligned_components", "aligned_pieces"}
+
+
+def known_bug(inst: Instance, scenario: Scenario, formulation: str = "auto") -> str | None:
+    """The open KNOWN_BUGS key a configuration may trigger (None: none)."""
+    key = _known_bug(inst, scenario, formulation)
+    return None if key in FIXED else key
+
+
+def _known_bug(inst: Instance, scenario: Scenario, formulation: str = "auto") -> str | None:
+    """The KNOWN_BUGS key a configuration may trigger (None: none). Coarse
+    on purpose: it names configurations that *can* hit a bug."""
+    if scenario.alone:
+        return "alone"
+    terms = scenario.objective_terms
+    stages = [[t] for t in terms] if scenario.lexicographic else [list(terms)]
+    penal = scenario.coterminosity is Coterminosity.PENALISED and scenario.penalty_weight > 0
+    if penal:
+        stages[0] = stages[0] + [(Objective.NONCOTERMINOUS, scenario.penalty_weight)]
+    if penal and sum(1 for t, w in stages[0] if t is Objective.NONCOTERMINOUS and w > 0) > 1:
+        return "penalised_noncot"
+    if any({t for t, w in st_ if w > 0} <= {Objective.SPLIT_AREAS} for st_ in stages):
+        return "constant_stage"
+    names = {t for st_ in stages for t, w in st_ if w > 0}
+    if scenario.coterminosity is Coterminosity.ALIGNED and scenario.contiguity and _hwb_in_components(inst):
+        return "aligned_components"
+    if (formulation in ("auto", "packing") and scenario.coterminosity is Coterminosity.ALIGNED
+            and names <= {Objective.MERGES, Objective.MOVED} and len(set(inst.baseline)) == inst.n_units
+            and scenario.ceiling is None and scenario.max_units is None and not scenario.together
+            and not scenario.apart and scenario.contiguity and _hwb_in_pieces(inst)):
+        return "aligned_pieces"
+    if (formulation in ("auto", "labelled") and names == {Objective.MOVED} and len(set(inst.baseline)) != inst.n_units
+            and scenario.ceiling is None and scenario.max_units is None and scenario.contiguity
+            and scenario.coterminosity in (Coterminosity.OFF, Coterminosity.NESTED)):
+        return "labelled"
+    return None
+
+
+def _hwb_in_components(inst: Instance) -> bool:
+    """Some HWB's units (by main HWB) lie in several connected components."""
+    comp = {c: k for k, cs in enumerate(inst.components()) for c in cs}
+    main = inst.main_area_index
+    seen: dict[int, set] = {}
+    for i, c in enumerate(inst.unit_codes):
+        seen.setdefault(int(main[i]), set()).add(comp[c])
+    return any(len(v) > 1 for v in seen.values())
+
+
+def _hwb_in_pieces(inst: Instance) -> bool:
+    """Some HWB's units (by main HWB) do not induce a connected subgraph."""
+    from ccgmerge.rules import is_connected_set
+
+    main = inst.main_area_index
+    return any(not is_connected_set(inst, [i for i in range(inst.n_units) if main[i] == a]) for a in set(main.tolist()))
+
+
+def xfail_bug(key: str, raises=None):
+    if key in FIXED:  # a regression test now: it must pass
+        return lambda f: f
+    return pytest.mark.xfail(strict=True, reason=f"BUG ({key}): {KNOWN_BUGS[key]}", raises=raises)
+
+
+# ---------------------------------------------------------------------------
 # random tiny instances
 # ---------------------------------------------------------------------------
 @dataclass
 class Case:
-    """The four tables (and baseline) of a tiny instance; ``repr`` is code."""
+    """The tables (and baseline) of a tiny instance; ``repr`` is code."""
 
     pops: list[int]
     edges: list[tuple[int, int]]
@@ -70,6 +186,8 @@ class Case:
 
 
 def build(pops, edges, membership, baseline=None, codes=None, area_map=None) -> Instance:
+    """An instance from populations, edges (position pairs) and membership
+    rows (position, area, people); areas hold exactly their membership."""
     codes = codes or [f"U{i}" for i in range(len(pops))]
     area_map = area_map or {}
     units = pd.DataFrame({"code": codes, "population": pops})
@@ -107,8 +225,9 @@ def code_for(inst: Instance) -> str:
 def cases(draw, min_units: int = 3, max_units: int = 8, baseline: bool | None = False) -> Case:
     """Random tiny instances: a random spanning tree plus a few extra edges
     (sometimes with edges dropped, so possibly disconnected); 1-3 areas with
-    some units straddling two; populations 1-100; optionally a random
-    baseline grouping (``baseline=None``: sometimes)."""
+    some units straddling two (membership rows add up exactly to the unit's
+    population); populations 1-100; a random baseline grouping when
+    ``baseline`` is True (None: sometimes)."""
     n = draw(st.integers(min_units, max_units))
     pops = draw(st.lists(st.integers(1, 100), min_size=n, max_size=n))
     order = draw(st.permutations(range(n)))
@@ -142,14 +261,10 @@ def cases(draw, min_units: int = 3, max_units: int = 8, baseline: bool | None = 
 
 
 @st.composite
-def constraints(draw, case: Case, locks: bool = True, caps: bool = True, alone: bool | None = False) -> dict:
-    """Floor (sometimes above what some component can reach), optional
-    ceiling, max_units and together/apart locks; ``alone``: False (none),
-    None (sometimes), True (always one or two units locked alone).
-
-    ``alone`` is False by default only because of a known bug (every alone
-    lock makes solve() raise ScenarioError, see test_alone_locks_match_brute_force);
-    make it None once that is fixed."""
+def constraints(draw, case: Case, locks: bool = True, caps: bool = True, alone: bool | None = None) -> dict:
+    """Floor (often above what some component or HWB can reach, so some cases
+    are infeasible), optional ceiling and max_units, and alone/together/apart
+    locks (``alone``: True always, None sometimes, False never)."""
     total = sum(case.pops)
     floor = draw(st.one_of(st.integers(1, max(1, total // 3)), st.integers(1, total + 10)))
     out: dict = {"floor": floor}
@@ -158,9 +273,7 @@ def constraints(draw, case: Case, locks: bool = True, caps: bool = True, alone: 
     if caps and draw(st.booleans()):
         out["max_units"] = draw(st.integers(1, 4))
     codes = case.codes
-    if alone is None:
-        alone = draw(st.booleans())
-    if alone:
+    if locks and (alone or (alone is None and draw(st.integers(0, 3)) == 0)):
         out["alone"] = frozenset(draw(st.lists(st.sampled_from(codes), min_size=1, max_size=2)))
     if locks and draw(st.booleans()):
         pairs = [(a, b) for i, a in enumerate(codes) for b in codes[i + 1:]]
@@ -171,69 +284,10 @@ def constraints(draw, case: Case, locks: bool = True, caps: bool = True, alone: 
     return out
 
 
-# ---------------------------------------------------------------------------
-# the differential check
-# ---------------------------------------------------------------------------
-def reproducer(inst: Instance, scenario: Scenario, kw: dict) -> str:
-    return f"\ninst = {code_for(inst)}\nscenario = {scenario!r}\nsolve(inst, scenario, **{kw!r})"
-
-
-def assert_matches_brute(inst: Instance, scenario: Scenario, **kw):
-    """solve() agrees with brute force; returns the plan."""
-    b = brute_force(inst, scenario)
-    plan = solve(inst, scenario, **kw)
-    ctx = reproducer(inst, scenario, kw)
-    if not b.is_feasible:
-        assert plan.status is Status.INFEASIBLE, f"brute force: no feasible partition; solve: {plan.status.value} {plan.groups}{ctx}"
-        assert plan.groups is None and plan.infeasibility is not None, ctx
-        return plan
-    assert plan.status is Status.OPTIMAL, (
-        f"brute force: {len(b.feasible)} feasible partitions, optimum {b.stages} e.g. {b.optimal[0]}; "
-        f"solve: {plan.status.value} ({plan.infeasibility}; {[s.get('detail') for s in plan.subproblems]}){ctx}"
-    )
-    assert plan.verdict is not None and plan.verdict.ok, f"{plan.verdict}{ctx}"
-    verdict = check_plan(inst, plan.groups, scenario)
-    assert verdict.ok, f"{verdict}{ctx}"
-    m = metrics_of(inst, plan.groups, scenario)
-    got = stage_values(scenario, m)
-    assert len(got) == len(b.stages)
-    for s, (g, want) in enumerate(zip(got, b.stages)):
-        assert close(g, want), (
-            f"stage {s}: plan {plan.groups} scores {got}, brute-force optimum {b.stages} "
-            f"(e.g. {b.optimal[0]}){ctx}"
-        )
-    assert close(plan.objective, objective_value(inst, plan.groups, scenario)), ctx
-    assert close(plan.objective, b.value), (
-        f"plan.objective {plan.objective} but brute-force min objective_value {b.value}; plan {plan.groups} "
-        f"stages {got}{ctx}"
-    )
-    assert plan.gap is not None and plan.gap <= 1e-6, f"gap {plan.gap}{ctx}"
-    return plan
-
-
-def scenario_of(opts: dict, **more) -> Scenario:
-    return Scenario(**opts, **more)
-
-
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-# ---------------------------------------------------------------------------
-# every objective x every mode, both formulations (CBC)
-# ---------------------------------------------------------------------------
-@pytest.mark.parametrize("formulation", ["auto", "compact"])
-@pytest.mark.parametrize("objective", OBJECTIVES, ids=OBJ_IDS)
-@pytest.mark.parametrize("mode", MODES)
-@settings(max_examples=12, **SETTINGS)
-@given(data=st.data())
-def test_solve_matches_brute_force(mode, objective, formulation, data):
-    case = data.draw(cases(baseline=None if objective in ("moved", OBJECTIVES[4], OBJECTIVES[5]) else False), label="case")
-    opts = data.draw(constraints(case), label="constraints")
-    assert_matches_brute(case.inst, scenario_of(opts, coterminosity=mode, objective=objective), formulation=formulation)
-
-
 @st.composite
 def objectives(draw):
+    """One term, a weighted mapping (some weights 0) or a lexicographic tuple
+    of 2-3 terms."""
     names = ["merges", "moved", "noncoterminous", "split_areas"]
     kind = draw(st.sampled_from(["one", "weighted", "lex"]))
     if kind == "one":
@@ -244,35 +298,180 @@ def objectives(draw):
     return {c: draw(st.sampled_from([0.0, 0.01, 0.5, 1.0, 3.0])) for c in chosen} | {chosen[0]: 1.0}
 
 
+# ---------------------------------------------------------------------------
+# the differential check
+# ---------------------------------------------------------------------------
+def reproducer(inst: Instance, scenario: Scenario, kw: dict) -> str:
+    return f"\n--- reproducer ---\ninst = {code_for(inst)}\nscenario = {scenario!r}\nplan = solve(inst, scenario, **{kw!r})"
+
+
+def assert_matches_brute(inst: Instance, scenario: Scenario, **kw):
+    """solve() agrees with brute force; returns the plan.
+
+    Infeasible exactly when brute force finds no feasible partition (with an
+    explanation); otherwise OPTIMAL, checked OK, the checker agrees, every
+    stage value (lexicographic objectives: each term in turn) equals the
+    brute-force optimum, and ``plan.objective`` equals both
+    ``objective_value`` of the plan and the brute-force minimum of it."""
+    b = brute_force(inst, scenario)
+    plan = solve(inst, scenario, **kw)
+
+    def fail(msg: str):
+        raise AssertionError(msg + reproducer(inst, scenario, kw))
+
+    if not b.is_feasible:
+        if plan.status is not Status.INFEASIBLE:
+            fail(f"brute force: no feasible partition of {inst.n_units} units; solve: {plan.status.value} {plan.groups}")
+        if plan.groups is not None or plan.infeasibility is None:
+            fail(f"INFEASIBLE plan without an explanation or with groups: {plan.groups} {plan.infeasibility}")
+        return plan
+    if plan.status is not Status.OPTIMAL:
+        fail(f"brute force: {len(b.feasible)} feasible partitions, optimum {b.stages} e.g. {b.optimal[0]}; solve: "
+             f"{plan.status.value} ({plan.infeasibility}; {[s.get('detail') for s in plan.subproblems]})")
+    if plan.verdict is None or not plan.verdict.ok:
+        fail(f"verdict not OK: {plan.verdict}")
+    verdict = check_plan(inst, plan.groups, scenario)
+    if not verdict.ok:
+        fail(f"checker rejects the plan {plan.groups}: {verdict}")
+    got = stage_values(scenario, metrics_of(inst, plan.groups, scenario))
+    for s, (g, want) in enumerate(zip(got, b.stages)):
+        if not close(g, want):
+            fail(f"stage {s} ({'lexicographic' if scenario.lexicographic else 'weighted'}): plan {plan.groups} scores "
+                 f"{got}, brute-force optimum {b.stages} (e.g. {b.optimal[0]})")
+    if plan.objective is None or not close(plan.objective, objective_value(inst, plan.groups, scenario)):
+        fail(f"plan.objective {plan.objective} != objective_value(plan.groups) "
+             f"{objective_value(inst, plan.groups, scenario)}")
+    if not close(plan.objective, b.value):
+        fail(f"plan.objective {plan.objective} but the brute-force minimum of objective_value is {b.value} "
+             f"(plan {plan.groups}, stage values {got} = optimum {b.stages})")
+    if plan.gap is None or plan.gap > 1e-6:
+        fail(f"OPTIMAL with gap {plan.gap} (objective {plan.objective}, bound {plan.bound})")
+    return plan
+
+
+def needs_baseline(objective) -> bool | None:
+    """Draw random baselines (sometimes) where the objective uses them."""
+    return None if objective in ("moved", WEIGHTED, ("merges", "moved")) else False
+
+
+# ---------------------------------------------------------------------------
+# brute force itself
+# ---------------------------------------------------------------------------
+def test_set_partitions_are_the_bell_numbers():
+    for n in range(9):
+        parts = set_partitions(n)
+        assert len(parts) == BELL[n] == len(set(parts))
+        for p in parts:
+            assert sorted(i for g in p for i in g) == list(range(n))
+
+
+@hsettings(25)
+@given(data=st.data())
+def test_brute_fast_metrics_equal_plan_metrics(data):
+    case = data.draw(cases(baseline=None), label="case")
+    parts = set_partitions(len(case.pops))
+    for k in data.draw(st.lists(st.integers(0, len(parts) - 1), min_size=1, max_size=5), label="partitions"):
+        fast, slow = fast_metrics(case.inst, parts[k]), plan_metrics(case.inst, [list(g) for g in parts[k]])
+        assert {t: slow[t] for t in fast} == fast, parts[k]
+
+
+# ---------------------------------------------------------------------------
+# every objective x every mode, both formulations (CBC)
+# ---------------------------------------------------------------------------
+#: sweep combinations that always fail because of a known bug: (mode, objective id) -> KNOWN_BUGS key
+SWEEP_XFAIL = {
+    ("off", "split_areas"): "constant_stage",
+    ("nested", "split_areas"): "constant_stage",
+    ("aligned", "split_areas"): "constant_stage",
+    ("penalised", "noncoterminous"): "penalised_noncot",
+}
+
+
+def _sweep_params(buggy: bool):
+    out = []
+    for mode in MODES:
+        for obj, oid in zip(OBJECTIVES, OBJ_IDS):
+            for form in ("auto", "compact"):
+                bug = SWEEP_XFAIL.get((mode, oid))
+                bug = None if bug in FIXED else bug
+                if bool(bug) != buggy:
+                    continue
+                marks = [xfail_bug(bug)] if bug else []
+                out.append(pytest.param(mode, obj, form, bug, marks=marks, id=f"{mode}-{oid}-{form}"))
+    return out
+
+
+def _sweep(mode, objective, formulation, expected_bug, data):
+    case = data.draw(cases(baseline=needs_baseline(objective)), label="case")
+    opts = data.draw(constraints(case, alone=False), label="constraints")
+    sc = Scenario(coterminosity=mode, objective=objective, **opts)
+    bug = known_bug(case.inst, sc, formulation)
+    assume(bug is None or bug == expected_bug)
+    assert_matches_brute(case.inst, sc, formulation=formulation)
+
+
+@pytest.mark.parametrize("mode,objective,formulation,expected_bug", _sweep_params(buggy=False))
+@hsettings(5)
+@given(data=st.data())
+def test_solve_matches_brute_force(mode, objective, formulation, expected_bug, data):
+    """Each objective x mode x formulation, with random floors, ceilings,
+    unit caps and together/apart locks (alone: see the alone test). Only
+    configurations that may hit a known bug are skipped (see known_bug)."""
+    _sweep(mode, objective, formulation, expected_bug, data)
+
+
+if _sweep_params(buggy=True):  # only while some sweep combination has an open bug
+
+    @pytest.mark.parametrize("mode,objective,formulation,expected_bug", _sweep_params(buggy=True))
+    @hsettings(5, shrink=False)
+    @given(data=st.data())
+    def test_solve_matches_brute_force_known_bugs(mode, objective, formulation, expected_bug, data):
+        """The combinations a known bug breaks, run in full: they must fail (strict xfail)."""
+        _sweep(mode, objective, formulation, expected_bug, data)
+
+
 @pytest.mark.parametrize("formulation", ["auto", "compact"])
-@settings(max_examples=60, **SETTINGS)
+@hsettings(30)
 @given(data=st.data())
 def test_solve_matches_brute_force_mixed(formulation, data):
     """Random objectives (weights, lexicographic orders of 2-3 terms), modes,
-    penalty weights, baselines and constraints together."""
+    penalty weights, baselines, floors, caps and locks together (known-bug
+    configurations skipped: see known_bug)."""
     case = data.draw(cases(baseline=None), label="case")
     opts = data.draw(constraints(case), label="constraints")
     mode = data.draw(st.sampled_from(MODES), label="mode")
     pw = data.draw(st.sampled_from([0.0, 0.5, 1.0, 2.0]), label="penalty_weight")
-    sc = scenario_of(opts, coterminosity=mode, objective=data.draw(objectives(), label="objective"), penalty_weight=pw)
+    sc = Scenario(coterminosity=mode, objective=data.draw(objectives(), label="objective"), penalty_weight=pw, **opts)
+    assume(known_bug(case.inst, sc, formulation) is None)
     assert_matches_brute(case.inst, sc, formulation=formulation)
 
 
-@settings(max_examples=30, **SETTINGS)
+@hsettings(20)
 @given(data=st.data())
 def test_moved_with_random_baseline(data):
     """'moved' with a random (non-singleton, not necessarily contiguous)
     baseline grouping: a maximum-weight matching of groups to baseline groups."""
     case = data.draw(cases(baseline=True), label="case")
-    opts = data.draw(constraints(case, locks=False), label="constraints")
+    opts = data.draw(constraints(case, alone=False), label="constraints")
     mode = data.draw(st.sampled_from(MODES), label="mode")
-    form = data.draw(st.sampled_from(["auto", "compact"]), label="formulation")
-    assert_matches_brute(case.inst, scenario_of(opts, coterminosity=mode, objective="moved"), formulation=form)
+    sc = Scenario(coterminosity=mode, objective="moved", **opts)
+    assert_matches_brute(case.inst, sc, formulation="compact")
+    if known_bug(case.inst, sc) is None:
+        assert_matches_brute(case.inst, sc, formulation="auto")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG optimise.preprocess: `alone | pairs - codes` parses as "
-                   "`alone | (pairs - codes)`, so every unit locked alone is reported unknown (ScenarioError)")
-@settings(max_examples=25, **SETTINGS)
+@xfail_bug("labelled")
+@hsettings(20, shrink=False)
+@given(data=st.data())
+def test_moved_with_random_baseline_auto(data):
+    case = data.draw(cases(baseline=True), label="case")
+    opts = data.draw(constraints(case, alone=False, caps=False), label="constraints")
+    mode = data.draw(st.sampled_from(["off", "nested"]), label="mode")
+    assert_matches_brute(case.inst, Scenario(coterminosity=mode, objective="moved", **opts), formulation="auto")
+
+
+@xfail_bug("alone")
+@hsettings(10, shrink=False)
 @given(data=st.data())
 def test_alone_locks_match_brute_force(data):
     case = data.draw(cases(baseline=None), label="case")
@@ -280,17 +479,18 @@ def test_alone_locks_match_brute_force(data):
     mode = data.draw(st.sampled_from(MODES), label="mode")
     obj = data.draw(objectives(), label="objective")
     form = data.draw(st.sampled_from(["auto", "compact"]), label="formulation")
-    assert_matches_brute(case.inst, scenario_of(opts, coterminosity=mode, objective=obj), formulation=form)
+    assert_matches_brute(case.inst, Scenario(coterminosity=mode, objective=obj, **opts), formulation=form)
 
 
-@settings(max_examples=15, **SETTINGS)
+@hsettings(10)
 @given(data=st.data())
 def test_no_contiguity_matches_brute_force(data):
     case = data.draw(cases(max_units=6, baseline=None), label="case")
     opts = data.draw(constraints(case), label="constraints")
     mode = data.draw(st.sampled_from(MODES), label="mode")
-    obj = data.draw(objectives(), label="objective")
-    assert_matches_brute(case.inst, scenario_of(opts, coterminosity=mode, objective=obj, contiguity=False))
+    sc = Scenario(coterminosity=mode, objective=data.draw(objectives(), label="objective"), contiguity=False, **opts)
+    assume(known_bug(case.inst, sc) is None)
+    assert_matches_brute(case.inst, sc)
 
 
 # ---------------------------------------------------------------------------
@@ -299,17 +499,18 @@ def test_no_contiguity_matches_brute_force(data):
 @pytest.mark.parametrize(
     "mode,objective",
     [("off", "merges"), ("nested", "moved"), ("aligned", "merges"), ("penalised", "split_areas"),
-     ("off", ("merges", "moved")), ("aligned", OBJECTIVES[4]), ("nested", "noncoterminous")],
+     ("off", ("merges", "moved")), ("aligned", WEIGHTED), ("nested", "noncoterminous")],
     ids=["off-merges", "nested-moved", "aligned-merges", "penalised-split", "off-lex", "aligned-weighted", "nested-noncot"],
 )
-@settings(max_examples=10, **SETTINGS)
+@hsettings(4)
 @given(data=st.data())
 def test_highs_matches_brute_force(mode, objective, data):
-    case = data.draw(cases(baseline=None), label="case")
+    case = data.draw(cases(baseline=needs_baseline(objective)), label="case")
     opts = data.draw(constraints(case), label="constraints")
     form = data.draw(st.sampled_from(["auto", "compact"]), label="formulation")
-    assert_matches_brute(case.inst, scenario_of(opts, coterminosity=mode, objective=objective), solver="highs",
-                         formulation=form)
+    sc = Scenario(coterminosity=mode, objective=objective, **opts)
+    assume(known_bug(case.inst, sc, form) is None)
+    assert_matches_brute(case.inst, sc, solver="highs", formulation=form)
 
 
 # ---------------------------------------------------------------------------
@@ -317,7 +518,7 @@ def test_highs_matches_brute_force(mode, objective, data):
 # ---------------------------------------------------------------------------
 def relabel(case: Case, perm: list[int], prefix: str) -> tuple[Instance, dict[str, str]]:
     """The same instance with unit i renamed ``{prefix}{perm[i]}`` (so unit
-    positions, root keys and tie-breaks change) and areas renamed too."""
+    positions, root keys and tie-breaks change) and its areas renamed too."""
     codes = [f"{prefix}{perm[i]}" for i in range(len(case.pops))]
     rename = dict(zip(case.codes, codes))
     base = None if case.baseline is None else {rename[c]: "G" + g for c, g in case.baseline.items()}
@@ -325,7 +526,7 @@ def relabel(case: Case, perm: list[int], prefix: str) -> tuple[Instance, dict[st
     return build(case.pops, case.edges, case.membership, base, codes=codes, area_map=areas), rename
 
 
-@settings(max_examples=25, **SETTINGS)
+@hsettings(15)
 @given(data=st.data())
 def test_relabelling_invariance(data):
     case = data.draw(cases(baseline=None), label="case")
@@ -335,7 +536,8 @@ def test_relabelling_invariance(data):
     form = data.draw(st.sampled_from(["auto", "compact"]), label="formulation")
     perm = data.draw(st.permutations(range(len(case.pops))), label="perm")
     prefix = data.draw(st.sampled_from(["V", "a", "Z_"]), label="prefix")
-    sc = scenario_of(opts, coterminosity=mode, objective=obj)
+    sc = Scenario(coterminosity=mode, objective=obj, **opts)
+    assume(known_bug(case.inst, sc, form) is None)
     inst2, rename = relabel(case, list(perm), prefix)
     sc2 = sc.replace(
         alone=frozenset(rename[c] for c in sc.alone),
@@ -346,13 +548,13 @@ def test_relabelling_invariance(data):
     p2 = solve(inst2, sc2, formulation=form)
     ctx = reproducer(case.inst, sc, {"formulation": form}) + f"\nrenamed: {rename}"
     assert p1.status is p2.status, ctx
-    if p1.status is Status.OPTIMAL:
+    if p1.groups is not None:
         assert close(p1.objective, p2.objective), ctx
         assert stage_values(sc, metrics_of(case.inst, p1.groups, sc)) == pytest.approx(
             stage_values(sc2, metrics_of(inst2, p2.groups, sc2))), ctx
 
 
-@settings(max_examples=15, **SETTINGS)
+@hsettings(10)
 @given(data=st.data())
 def test_determinism(data):
     case = data.draw(cases(baseline=None), label="case")
@@ -360,7 +562,8 @@ def test_determinism(data):
     mode = data.draw(st.sampled_from(MODES), label="mode")
     obj = data.draw(objectives(), label="objective")
     form = data.draw(st.sampled_from(["auto", "compact"]), label="formulation")
-    sc = scenario_of(opts, coterminosity=mode, objective=obj)
+    sc = Scenario(coterminosity=mode, objective=obj, **opts)
+    assume(known_bug(case.inst, sc, form) is None)
     p1 = solve(case.inst, sc, formulation=form)
     p2 = solve(case.inst, sc, formulation=form)
     assert p1.status is p2.status
@@ -407,7 +610,7 @@ def test_nested_names_blocking_hwbs():
     assert set(plan.infeasibility.areas) == {"H1", "H2"}
     assert {"U2", "U3"} <= set(plan.infeasibility.units) and "U0" not in plan.infeasibility.units
     assert brute_force(inst, sc).value is None
-    # aligned mode (whole HWBs may merge) is feasible, and off too
+    # aligned mode (whole HWBs may merge) and no rule at all are feasible
     for mode in ("aligned", "off"):
         assert_matches_brute(inst, sc.replace(coterminosity=mode))
 
@@ -423,8 +626,7 @@ def test_nested_names_disconnected_hwb_piece():
     assert brute_force(inst, sc).value is None
 
 
-@pytest.mark.xfail(strict=True, raises=ScenarioError, reason="BUG optimise.preprocess: every unit locked alone is "
-                   "reported unknown (operator precedence in `alone | pairs - codes`)")
+@xfail_bug("alone", raises=ScenarioError)
 def test_unit_locked_alone_below_floor_is_named():
     inst = _tiny([100, 30, 100], [(0, 1), (1, 2)], ["H0"] * 3)
     sc = Scenario(floor=80, alone={"U1"})
@@ -456,36 +658,155 @@ def test_infeasible_proven_by_solver():
 
 
 # ---------------------------------------------------------------------------
+# regressions: minimal reproducers of the bugs found (strict xfail until fixed)
+# ---------------------------------------------------------------------------
+def _three_ones(edges, baseline=None):
+    """U0, U1, U2 with one person each, all in H0."""
+    return build([1, 1, 1], edges, [(0, "H0", 1), (1, "H0", 1), (2, "H0", 1)], baseline)
+
+
+@xfail_bug("alone", raises=ScenarioError)
+def test_regression_alone_lock():
+    inst = _three_ones([(0, 1), (1, 2)])
+    assert_matches_brute(inst, Scenario(floor=1, alone={"U0"}))
+
+
+@xfail_bug("constant_stage")
+@pytest.mark.parametrize("formulation", ["auto", "compact"])
+def test_regression_split_areas_constant_objective(formulation):
+    # U1 is isolated, so H0 is split whatever happens: both blocks have a constant objective
+    inst = _three_ones([(0, 2)])
+    assert_matches_brute(inst, Scenario(floor=1, objective="split_areas"), formulation=formulation)
+
+
+@xfail_bug("constant_stage")
+def test_regression_lexicographic_constant_stage():
+    inst = _three_ones([(0, 2)])
+    assert_matches_brute(inst, Scenario(floor=1, objective=("merges", "split_areas", "moved")), formulation="compact")
+
+
+@xfail_bug("penalised_noncot")
+@pytest.mark.parametrize("objective", ["noncoterminous", ("noncoterminous", "merges"), {"merges": 1, "noncoterminous": 1}])
+def test_regression_penalised_noncoterminous(objective):
+    inst = _three_ones([(0, 1), (0, 2)])
+    assert_matches_brute(inst, Scenario(floor=1, objective=objective, coterminosity="penalised"))
+
+
+@xfail_bug("labelled")
+def test_regression_labelled_disconnected_baseline():
+    inst = _three_ones([(0, 2)], baseline={"U0": "B0", "U1": "B0", "U2": "B0"})
+    assert_matches_brute(inst, Scenario(floor=1, objective="moved"), formulation="auto")
+
+
+_STAR = ([1, 2, 1, 1, 1, 1], [(0, 1), (0, 2), (0, 3), (0, 4), (0, 5)],
+         [(0, "H1", 1), (1, "H0", 2), (2, "H0", 1), (3, "H0", 1), (4, "H0", 1), (5, "H0", 1)])
+
+
+@xfail_bug("aligned_components")
+@pytest.mark.parametrize("formulation", ["auto", "compact"])
+def test_regression_aligned_hwb_across_components(formulation):
+    # U0 (H0) - U1 (H1) and an island U2 (H0): {U0, U1} would have to hold all of H0, so infeasible
+    inst = build([1, 1, 2], [(0, 1)], [(0, "H0", 1), (1, "H1", 1), (2, "H0", 2)])
+    assert_matches_brute(inst, Scenario(floor=2, coterminosity="aligned"), formulation=formulation)
+
+
+@xfail_bug("aligned_pieces")
+def test_regression_aligned_hwb_in_pieces():
+    # U0 (H1) is the hub of a star whose leaves U1..U5 are H0, so H0 is in five pieces;
+    # at floor 2 the only feasible plan is one group of everything
+    assert_matches_brute(build(*_STAR), Scenario(floor=2, coterminosity="aligned"), formulation="auto")
+
+
+@hsettings(25)
+@given(data=st.data())
+def test_aligned_pieces_plan_value_is_optimal(data):
+    """Aligned instances whose HWBs form several pieces (the aligned_pieces
+    path). Fixed: the full differential check. While open (status FEASIBLE),
+    the plan must still be feasible with the brute-force optimum (only the
+    proof is missing)."""
+    case = data.draw(cases(baseline=False), label="case")
+    opts = data.draw(constraints(case, locks=False, caps=False), label="constraints")
+    obj = data.draw(st.sampled_from(["merges", "moved", ("merges", "moved"), ("moved", "merges")]), label="objective")
+    sc = Scenario(coterminosity="aligned", objective=obj, **opts)
+    assume(_hwb_in_pieces(case.inst))
+    if "aligned_pieces" in FIXED:
+        assert_matches_brute(case.inst, sc)
+        return
+    b = brute_force(case.inst, sc)
+    plan = solve(case.inst, sc)
+    ctx = reproducer(case.inst, sc, {})
+    if b.value is None:
+        assert plan.status is Status.INFEASIBLE, ctx
+        return
+    assert plan.status in (Status.OPTIMAL, Status.FEASIBLE) and plan.verdict.ok, f"{plan.status}{ctx}"
+    assert stage_values(sc, metrics_of(case.inst, plan.groups, sc)) == pytest.approx(b.stages), ctx
+    assert plan.bound is not None and plan.bound <= b.value + TOL, ctx
+
+
+def test_aligned_hwb_in_pieces_compact_is_exact():
+    assert_matches_brute(build(*_STAR), Scenario(floor=2, coterminosity="aligned"), formulation="compact")
+
+
+# fixed: objective_value adds the penalty whatever the weighted terms (as optimise._terms does)
+def test_regression_penalised_objective_value_matches_minimised_quantity():
+    mem = [(0, "H0", 4), (1, "H1", 3), (1, "H0", 6), (2, "H1", 4), (3, "H0", 5), (4, "H0", 1), (4, "H1", 8),
+           (5, "H1", 5), (5, "H0", 3)]
+    inst = build([4, 9, 4, 5, 9, 8], [(0, 1), (0, 5), (1, 2), (2, 3), (3, 4), (4, 5)], mem)
+    sc = Scenario(floor=9, objective={"merges": 3, "noncoterminous": 1}, coterminosity="penalised", penalty_weight=5)
+    b = brute_force(inst, sc)
+    assert b.value == b.stages[0] == 75.0  # objective_value and the minimised quantity agree
+    assert_matches_brute(inst, sc)
+
+
+# ---------------------------------------------------------------------------
 # real data: the 211 CCGs of 2013
 # ---------------------------------------------------------------------------
 FLOORS = (100_000, 150_000, 200_000, 300_000, 500_000)
+REAL_XFAIL = {
+    (200_000, "aligned"): "(aligned_pieces) aligned at 200k returns FEASIBLE, not OPTIMAL: objective 68 with bound 67 from the "
+                          "'split-HWB relaxation' (an HWB in several pieces); the compact retry cannot close it either "
+                          "(~30 s with time_limit=60, FEASIBLE with CBC and HiGHS alike)",
+}
 
 
-@pytest.mark.parametrize("mode", ["off", "nested", "aligned"])
-@pytest.mark.parametrize("floor", FLOORS)
+def _real_params(floors, modes):
+    out = []
+    for floor in floors:
+        for mode in modes:
+            why = REAL_XFAIL.get((floor, mode))
+            marks = [pytest.mark.xfail(strict=True, reason=f"BUG: {why}")] if why else []
+            out.append(pytest.param(floor, mode, marks=marks, id=f"{floor // 1000}k-{mode}"))
+    return out
+
+
+@pytest.mark.parametrize("floor,mode", _real_params(FLOORS, ["off", "nested", "aligned"]))
 def test_real_fewest_merges(ccg2013, floor, mode):
     sc = Scenario(floor=floor, coterminosity=mode, objective="merges")
     t0 = time.perf_counter()
-    plan = solve(ccg2013, sc, time_limit=120)
+    # the known-slow, not-proven case gets 10 s (60 s gives the same FEASIBLE 68/67 after ~30 s)
+    plan = solve(ccg2013, sc, time_limit=10 if (floor, mode) in REAL_XFAIL else 60)
     secs = time.perf_counter() - t0
     if mode == "nested" and floor >= 150_000 and plan.status is Status.INFEASIBLE:
         assert plan.groups is None
         assert plan.infeasibility.areas, plan.infeasibility
         assert set(plan.infeasibility.areas) <= set(ccg2013.area_codes)
+        # every named HWB really holds a connected piece below the floor
+        for d in plan.infeasibility.details:
+            assert d["population"] < floor and d["area"] in plan.infeasibility.areas
         return
-    assert plan.status is Status.OPTIMAL, (plan.status, plan.infeasibility, secs)
+    assert plan.status is Status.OPTIMAL, (plan.status, plan.objective, plan.bound, plan.infeasibility, f"{secs:.1f} s")
     assert plan.verdict.ok, plan.verdict
     assert check_plan(ccg2013, plan.groups, sc).ok
     assert plan.metrics["min_group_population"] >= floor
     assert plan.objective == plan.metrics["merges"]
 
 
-@pytest.mark.parametrize("mode", ["off", "aligned"])
-@pytest.mark.parametrize("floor", FLOORS[:4])
+@pytest.mark.parametrize("floor,mode", _real_params(FLOORS[:4], ["off", "aligned"]))
 def test_real_cbc_and_highs_agree(ccg2013, floor, mode):
     sc = Scenario(floor=floor, coterminosity=mode, objective="merges")
-    cbc = solve(ccg2013, sc, time_limit=120)
-    highs = solve(ccg2013, sc, solver="highs", time_limit=120)
-    assert cbc.status is Status.OPTIMAL and highs.status is Status.OPTIMAL
+    limit = 10 if (floor, mode) in REAL_XFAIL else 60
+    cbc = solve(ccg2013, sc, time_limit=limit)
+    highs = solve(ccg2013, sc, solver="highs", time_limit=limit)
+    assert cbc.status is Status.OPTIMAL and highs.status is Status.OPTIMAL, (cbc.status, highs.status)
     assert cbc.verdict.ok and highs.verdict.ok
     assert cbc.objective == highs.objective
