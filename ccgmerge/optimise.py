@@ -414,14 +414,11 @@ def _solve_packing(inst: Instance, block: Block, scenario: Scenario, options: So
         amax = [max(us, key=lambda i: key[i]) for us in area_units]
         # With an HWB in several pieces, a union of HWBs must also be connected unit by
         # unit, and such an HWB cannot be absorbed later: it must lie in a chosen union.
-        # Its candidates grow from each minimal set of HWBs that joins its pieces.
-        # Exact with at most one such HWB per block (no group can hold two) and the
-        # merges objective; otherwise the compact model takes the block.
+        # Its candidates grow from each minimal set of (at most 3) HWBs that joins its
+        # pieces. The plan this builds need not be optimal: its bound comes from a
+        # relaxation that treats each piece as an HWB of its own (below).
         split = [h for h, ps in enumerate(pieces) if len(ps) > 1]
         uses_moved = any(t is Objective.MOVED and wt > 0 for st in stages for t, wt in st)
-        if split and (len(split) > 1 or uses_moved):
-            raise cand.CandidateLimitError(
-                "aligned packing is exact with at most one HWB in several pieces per block and the merges objective")
         multi = {h for h, ps in enumerate(pieces) if len(ps) > 1}
         valid = (lambda hs: not multi.intersection(hs) or _is_connected_units(inst, [i for h in hs for i in area_units[h]])) if multi else None
         if uses_moved:
@@ -434,7 +431,7 @@ def _solve_packing(inst: Instance, block: Block, scenario: Scenario, options: So
             known = set(data.area_cands)
             for X in connectors:
                 for C in cand.supersets_from_seed((h, *X), lambda u: True, data.area_nb, apop, F):
-                    if C not in known:
+                    if C not in known and (valid is None or valid(C)):
                         known.add(C)
                         data.area_cands.append(C)
         data.must_cover = split
