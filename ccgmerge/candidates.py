@@ -29,27 +29,41 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-__all__ = ["minimal_sets", "rooted_sets", "CandidateLimitError", "connected_subsets_below"]
+__all__ = ["minimal_sets", "rooted_sets", "CandidateLimitError", "connected_subsets_below", "connected_pieces"]
 
 
 class CandidateLimitError(RuntimeError):
     """More candidates than the limit allows (the caller falls back to a compact model)."""
 
 
+def connected_pieces(nb: Sequence[Sequence[int]], members: Iterable[int]) -> list[list[int]]:
+    """The connected pieces of the subgraph induced by ``members`` (each sorted,
+    ordered by their smallest node).
+
+    >>> connected_pieces([[1], [0], [3], [2]], [0, 1, 3])
+    [[0, 1], [3]]
+    """
+    inside = set(members)
+    seen: set[int] = set()
+    out = []
+    for s in sorted(inside):
+        if s in seen:
+            continue
+        comp, stack = [], [s]
+        seen.add(s)
+        while stack:
+            v = stack.pop()
+            comp.append(v)
+            for w in nb[v]:
+                if w in inside and w not in seen:
+                    seen.add(w)
+                    stack.append(w)
+        out.append(sorted(comp))
+    return out
+
+
 def _connected(members: Sequence[int], nb: Sequence[Sequence[int]], skip: int) -> bool:
-    rest = [v for v in members if v != skip]
-    if len(rest) <= 1:
-        return True
-    inside = set(rest)
-    seen = {rest[0]}
-    stack = [rest[0]]
-    while stack:
-        v = stack.pop()
-        for u in nb[v]:
-            if u in inside and u not in seen:
-                seen.add(u)
-                stack.append(u)
-    return len(seen) == len(inside)
+    return len(connected_pieces(nb, [v for v in members if v != skip])) <= 1
 
 
 def _is_minimal(members, total, weight, floor, nb, root=None) -> bool:

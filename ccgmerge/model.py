@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pulp
 
+from .candidates import connected_pieces
+
 __all__ = [
     "PackingData",
     "build_packing",
@@ -313,23 +315,7 @@ def add_separator_cuts(prob, x, d: CompactData, groups: dict[int, list[int]], ro
     Returns the number of cuts added."""
     added = 0
     for j, mem in groups.items():
-        inside = set(mem)
-        seen: set[int] = set()
-        comps = []
-        for start in mem:
-            if start in seen:
-                continue
-            comp = []
-            stack = [start]
-            seen.add(start)
-            while stack:
-                v = stack.pop()
-                comp.append(v)
-                for w in d.nb[v]:
-                    if w in inside and w not in seen:
-                        seen.add(w)
-                        stack.append(w)
-            comps.append(comp)
+        comps = connected_pieces(d.nb, mem)
         if len(comps) <= 1:
             continue
         for comp in comps:
@@ -421,22 +407,7 @@ def add_label_separator_cuts(prob, x, d: LabelledData, groups: dict[int, list[in
     Returns the number of cuts added."""
     added = 0
     for l, mem in groups.items():
-        inside = set(mem)
-        seen: set[int] = set()
-        comps = []
-        for start in sorted(mem):
-            if start in seen:
-                continue
-            comp, stack = [], [start]
-            seen.add(start)
-            while stack:
-                v = stack.pop()
-                comp.append(v)
-                for w in d.nb[v]:
-                    if w in inside and w not in seen:
-                        seen.add(w)
-                        stack.append(w)
-            comps.append(sorted(comp))
+        comps = connected_pieces(d.nb, mem)
         if len(comps) <= 1:
             continue
         keep = max(comps, key=lambda c: (sum(int(d.pop[i]) for i in c if d.base[i] == l), len(c), -c[0]))

@@ -88,23 +88,7 @@ class _BlockResult:
 # preprocessing
 # ---------------------------------------------------------------------------
 def _pieces(inst: Instance, units: Sequence[int]) -> list[list[int]]:
-    inside = set(units)
-    seen: set[int] = set()
-    out = []
-    for s in sorted(units):
-        if s in seen:
-            continue
-        comp, stack = [], [s]
-        seen.add(s)
-        while stack:
-            v = stack.pop()
-            comp.append(v)
-            for w in inst.neighbours[v]:
-                if w in inside and w not in seen:
-                    seen.add(w)
-                    stack.append(w)
-        out.append(sorted(comp))
-    return sorted(out, key=lambda c: c[0])
+    return cand.connected_pieces(inst.neighbours, units)
 
 
 def _merge_blocks(blocks: list[Block], key) -> list[Block]:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .candidates import connected_pieces
 from .instance import Instance
 from .scenario import Coterminosity, Scenario
 
@@ -75,20 +76,7 @@ def _label(inst: Instance, members) -> str:
 
 def is_connected_set(inst: Instance, members: Sequence[int]) -> bool:
     """True when ``members`` induce a connected subgraph of the adjacency graph."""
-    members = list(members)
-    if len(members) <= 1:
-        return True
-    inside = set(members)
-    nb = inst.neighbours
-    seen = {members[0]}
-    stack = [members[0]]
-    while stack:
-        v = stack.pop()
-        for w in nb[v]:
-            if w in inside and w not in seen:
-                seen.add(w)
-                stack.append(w)
-    return len(seen) == len(inside)
+    return len(connected_pieces(inst.neighbours, members)) <= 1
 
 
 def partition_ok(inst: Instance, groups: Groups, scenario: Scenario | None = None) -> list[Violation]:
