@@ -925,7 +925,11 @@ def plot_scaling(records: list[dict], path: str | Path) -> Path | None:
     syn = [r for r in records if r.get("family") == "synthetic" and r.get("n_units")]
     if not syn:
         return None
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # pip install 'ccgmerge[bench]'
+        print("matplotlib is not installed: no scaling plot", file=sys.stderr)
+        return None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -946,10 +950,15 @@ def plot_scaling(records: list[dict], path: str | Path) -> Path | None:
             ax1.plot([x], [y], markers.get(st, "o"), color=line.get_color(),
                      mfc=line.get_color() if st == "optimal" else "none", ms=8)
             if st in ("feasible",) and r.get("gap") is not None:
-                ax1.annotate(f"gap {100 * r['gap']:.1f}%", (x, y), textcoords="offset points", xytext=(4, -12), fontsize=7)
+                ax1.annotate(f"gap {r['gap']:.2%} ({_num(r.get('objective'))} vs bound {_num(r.get('bound'))})", (x, y),
+                             textcoords="offset points", xytext=(-150, -14), fontsize=7)
             if st in ("killed", "no_solution", "error"):
                 ax1.annotate(st, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
-        ax2.plot(xs, [r.get("peak_mib") for r in rs], "o-", color=line.get_color(), label=label)
+        ax2.plot(xs, [r.get("peak_mib") for r in rs], "o-", color=line.get_color(), label=f"{label}: Python process")
+        cbc = [(x, r.get("peak_children_mib")) for x, r in zip(xs, rs) if r.get("peak_children_mib")]
+        if cbc:
+            ax2.plot([c[0] for c in cbc], [c[1] for c in cbc], "^--", color=line.get_color(), alpha=0.7,
+                     label=f"{label}: CBC binary")
     limits = sorted({r.get("time_limit") for r in syn if r.get("time_limit")})
     for tl in limits:
         ax1.axhline(tl, color="grey", ls=":", lw=1)
@@ -962,7 +971,9 @@ def plot_scaling(records: list[dict], path: str | Path) -> Path | None:
     ax1.set_yscale("log")
     ax1.set_ylabel("solve wall time (s): build + solver + checks")
     ax1.set_title("Solve time vs size (filled = proven optimal, hollow square = gap, x = no plan)")
-    ax2.set_ylabel("peak resident memory of the run (MiB)")
+    ax2.set_ylabel("peak resident memory, VmHWM (MiB)")
+    ax2.set_yscale("log")
+    ax2.legend(fontsize=7)
     ax2.set_title("Peak memory vs size")
     ax1.legend(fontsize=8)
     fig.tight_layout()

@@ -173,7 +173,7 @@ def run(prob: pulp.LpProblem, options: SolverOptions, time_limit: float | None =
         if name == "cbc" and isinstance(options.solver, str):
             # CBC stopped by its time limit before finding a solution can be reported as
             # infeasible; only its own proof counts
-            proven = re.search(r"problem is infeasible|proven infeasible|pre-processing says infeasible|integer infeasible", text, flags=re.I)
+            proven = re.search(r"problem is infeasible|proven infeasible|pre-processing says infeasible|integer infeasible|relaxation infeasible|relaxation is infeasible", text, flags=re.I)
             if not proven or re.search(r"stopped on time", text, flags=re.I):
                 return SolveOutcome(Status.NO_SOLUTION, None, None, secs, name, "stopped without a solution or a proof")
         return SolveOutcome(Status.INFEASIBLE, None, None, secs, name, detail)

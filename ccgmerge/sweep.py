@@ -536,7 +536,7 @@ def _execute(task: dict, source) -> dict:
                    wall_time=wall, solve_time=plan.wall_time)
         rec.setdefault("assignment", None)
         tl = options.time_limit
-        if tl is not None and plan.status.value in ("feasible", "no_solution") and wall >= 0.9 * tl:
+        if tl is not None and plan.status.value in ("feasible", "no_solution"):
             rec["message"] = (f"time limit of {tl:g} s reached" +
                               (" before any plan was found" if plan.groups is None else f"; gap {plan.gap}"))
         elif plan.infeasibility is not None:

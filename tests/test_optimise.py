@@ -93,13 +93,17 @@ KNOWN_BUGS = {
                       "connected pieces the packing model only gives a 'split-HWB relaxation' bound, so solve() returns "
                       "FEASIBLE (gap > 0) instead of OPTIMAL even on 6-unit instances (the plan itself was optimal in "
                       "every case seen); also the real 2013 CCGs at 200k",
+    "cbc_lp_infeasible": "solvers.run() accepts a CBC infeasibility only with one of its listed log phrases; "
+                         "'Result - Linear relaxation infeasible' (Cbc0006I 'The LP relaxation is infeasible') is "
+                         "missing, so infeasible instances CBC rejects at the root LP come back NO_SOLUTION "
+                         "('stopped without a solution or a proof') instead of INFEASIBLE",
     "labelled": "formulation 'labelled' (moved with a baseline grouping): proves INFEASIBLE on feasible "
                 "instances whose block spans several components (blocks merged because they share a baseline group)",
 }
 
 
 #: bugs found by these tests and since fixed: their regression tests now run as plain tests
-FIXED = {"alone", "constant_stage", "penalised_noncot", "labelled", "aligned_components", "aligned_pieces"}
+FIXED = {"alone", "constant_stage", "penalised_noncot", "labelled", "aligned_components", "aligned_pieces", "cbc_lp_infeasible"}
 
 
 def known_bug(inst: Instance, scenario: Scenario, formulation: str = "auto") -> str | None:
@@ -302,7 +306,10 @@ def objectives(draw):
 # the differential check
 # ---------------------------------------------------------------------------
 def reproducer(inst: Instance, scenario: Scenario, kw: dict) -> str:
-    return f"\n--- reproducer ---\ninst = {code_for(inst)}\nscenario = {scenario!r}\nplan = solve(inst, scenario, **{kw!r})"
+    """Runnable code: imports, the instance, the scenario and the solve call."""
+    return (f"\n--- reproducer ---\nimport pandas as pd\nfrom ccgmerge import Instance, Scenario, solve\n"
+            f"inst = {code_for(inst)}\nscenario = Scenario.from_dict({scenario.to_dict()!r})\n"
+            f"plan = solve(inst, scenario, **{kw!r})")
 
 
 def assert_matches_brute(inst: Instance, scenario: Scenario, **kw):
@@ -745,6 +752,24 @@ def test_aligned_pieces_plan_value_is_optimal(data):
 
 def test_aligned_hwb_in_pieces_compact_is_exact():
     assert_matches_brute(build(*_STAR), Scenario(floor=2, coterminosity="aligned"), formulation="compact")
+
+
+@xfail_bug("cbc_lp_infeasible")
+def test_regression_cbc_root_lp_infeasible_moved():
+    # star: hub U0 (1) with leaves U1 (1), U2 (3), U3, U4, U5; U1 and U2 can only reach the floor
+    # through U0, so they must share its group, but they are locked apart
+    pops = [1, 1, 3, 26, 25, 34]
+    inst = build(pops, [(0, 1), (0, 2), (0, 3), (0, 4), (0, 5)], [(i, "H0", p) for i, p in enumerate(pops)],
+                 baseline={f"U{i}": "B0" for i in range(6)})
+    assert_matches_brute(inst, Scenario(floor=30, objective="moved", apart={("U1", "U2")}), formulation="compact")
+
+
+@xfail_bug("cbc_lp_infeasible")
+def test_regression_cbc_root_lp_infeasible_nested_ceiling():
+    # star around U4 (45): the three 1-person leaves need U4, and no group of 55..99 holds them all
+    pops = [1, 1, 1, 25, 45, 51, 54]
+    inst = build(pops, [(0, 4), (1, 4), (2, 4), (3, 4), (4, 5), (4, 6)], [(i, "H0", p) for i, p in enumerate(pops)])
+    assert_matches_brute(inst, Scenario(floor=55, ceiling=99, coterminosity="nested"), formulation="compact")
 
 
 # fixed: objective_value adds the penalty whatever the weighted terms (as optimise._terms does)
