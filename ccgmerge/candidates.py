@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+import numpy as np
+
 __all__ = ["minimal_sets", "rooted_sets", "CandidateLimitError", "connected_subsets_below", "connected_pieces"]
 
 
@@ -81,43 +83,27 @@ def _is_minimal(members, total, weight, floor, nb, root=None) -> bool:
 def supersets_from_seed(seed: Sequence[int], allowed: Callable[[int], bool], nb, weight, floor) -> list[tuple[int, ...]]:
     """Connected supersets of the connected ``seed`` set that first reach the floor
     on their ESU branch (the seed itself if it already does)."""
-    seed = sorted(set(seed))
-    total = sum(weight[v] for v in seed)
-    if total >= floor:
-        return [tuple(seed)]
     out: list[tuple[int, ...]] = []
-    closed = set(seed) | {u for v in seed for u in nb[v]}
-    ext = sorted({u for v in seed for u in nb[v]} - set(seed))
-    ext = [u for u in ext if allowed(u)]
-    stack = [(list(seed), ext, total, closed)]
-    while stack:
-        sub, ext, total, closed = stack.pop()
-        while ext:
-            w = ext.pop()
-            t = total + weight[w]
-            newsub = sub + [w]
-            if t >= floor:
-                out.append(tuple(sorted(newsub)))
-                continue
-            new_ext = ext + [u for u in nb[w] if u not in closed and allowed(u)]
-            stack.append((newsub, new_ext, t, closed | set(nb[w])))
+    _esu(seed, allowed, nb, weight, floor, lambda members, total: out.append(tuple(sorted(members))))
     return out
 
 
-def _esu(start: int, allowed: Callable[[int], bool], nb, weight, floor, emit, below=None, limit=None, counter=None,
-         valid=None):
-    """Enumerate connected sets containing ``start`` over allowed nodes; emit the
-    ones that reach the floor (not extended further). With ``valid``, a set that
-    reaches the floor but is not valid is extended instead of emitted."""
-    w0 = weight[start]
-    if w0 >= floor and (valid is None or valid([start])):
-        emit([start], w0)
+def _esu(start: int | Sequence[int], allowed: Callable[[int], bool], nb, weight, floor, emit, below=None, limit=None,
+         counter=None, valid=None):
+    """Enumerate connected sets containing ``start`` (a node, or a connected seed set)
+    over allowed nodes; emit the ones that reach the floor (not extended further).
+    With ``valid``, a set that reaches the floor but is not valid is extended
+    instead of emitted."""
+    seed = [start] if isinstance(start, (int, np.integer)) else sorted(set(start))
+    w0 = sum(weight[v] for v in seed)
+    if w0 >= floor and (valid is None or valid(list(seed))):
+        emit(list(seed), w0)
         return
     if below is not None and w0 < floor:
-        below((start,), w0)
-    closed = {start, *nb[start]}
-    ext = [u for u in nb[start] if allowed(u)]
-    stack = [([start], ext, w0, closed)]
+        below(tuple(seed), w0)
+    closed = set(seed) | {u for v in seed for u in nb[v]}
+    ext = [u for u in sorted({u for v in seed for u in nb[v]} - set(seed)) if allowed(u)]
+    stack = [(list(seed), ext, w0, closed)]
     while stack:
         sub, ext, total, closed = stack.pop()
         while ext:
