@@ -175,7 +175,7 @@ class Variant:
             raise ValueError(f"variant {text!r}: must start with cbc or highs (e.g. cbc, highs-packing, cbc-nodecomp-t2)")
         kw: dict[str, Any] = {"solver": parts[0]}
         for p in parts[1:]:
-            if p in ("auto", "packing", "labelled", "compact"):
+            if p in ("auto", "packing", "partition", "labelled", "compact"):
                 kw["formulation"] = p
             elif p in ("nodecomp", "nodecompose"):
                 kw["decompose"] = False
@@ -184,7 +184,7 @@ class Variant:
             elif re.fullmatch(r"t\d+", p):
                 kw["threads"] = int(p[1:])
             else:
-                raise ValueError(f"variant {text!r}: unknown part {p!r} (formulation auto/packing/labelled/compact, nodecomp, tN)")
+                raise ValueError(f"variant {text!r}: unknown part {p!r} (formulation auto/packing/partition/labelled/compact, nodecomp, tN)")
         return cls(**kw)
 
 
@@ -192,11 +192,11 @@ class Variant:
 VARIANT_SETS: dict[str, list[str]] = {
     "default": ["cbc"],
     "solvers": ["cbc", "highs"],
-    "formulations": ["cbc-auto", "cbc-packing", "cbc-labelled", "cbc-compact"],
+    "formulations": ["cbc-auto", "cbc-packing", "cbc-partition", "cbc-labelled", "cbc-compact"],
     "decompose": ["cbc", "cbc-nodecomp"],
     "threads": ["cbc-t1", "cbc-t2", "highs-t1", "highs-t2"],
     "matrix": [Variant(s, f, d, t).name for s, f, d, t in product(
-        ("cbc", "highs"), ("auto", "packing", "labelled", "compact"), (True, False), (1, 2))],
+        ("cbc", "highs"), ("auto", "packing", "partition", "labelled", "compact"), (True, False), (1, 2))],
 }
 
 

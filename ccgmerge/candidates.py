@@ -31,7 +31,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["minimal_sets", "rooted_sets", "CandidateLimitError", "connected_subsets_below", "connected_pieces"]
+__all__ = ["minimal_sets", "rooted_sets", "CandidateLimitError", "connected_subsets_below", "connected_pieces",
+           "is_splittable", "unsplittable_sets"]
 
 
 class CandidateLimitError(RuntimeError):
@@ -182,3 +183,101 @@ def connected_subsets_below(nb, weight, floor, nodes=None, limit=None) -> list[t
     found: list = []
     minimal_sets(nb, weight, floor, nodes=nodes, limit=limit, below=lambda s, w: found.append((s, w)))
     return found
+
+
+def is_splittable(members: Sequence[int], nb, weight, floor) -> bool:
+    """Whether the connected set ``members`` splits into two connected parts that
+    both reach the floor.
+
+    Parts ``A`` holding the smallest member are grown by ESU; a part is a
+    witness when it reaches the floor, leaves at least the floor outside it,
+    and its complement is connected.
+
+    >>> nb = [[1], [0, 2], [1, 3], [2]]             # path 0 - 1 - 2 - 3
+    >>> is_splittable([0, 1, 2, 3], nb, [60, 50, 70, 40], 100)   # {0, 1} | {2, 3}
+    True
+    >>> is_splittable([0, 1, 2], nb, [60, 50, 70], 100)
+    False
+    """
+    members = sorted(members)
+    total = sum(weight[v] for v in members)
+    if total < 2 * floor or len(members) < 2:
+        return False
+    inside = set(members)
+    s0 = members[0]
+    cap = total - floor
+    # every connected set A containing s0 with weight <= total - floor, by ESU
+    stack = [([s0], [u for u in sorted(nb[s0]) if u in inside], weight[s0], {s0} | set(nb[s0]))]
+    if floor <= weight[s0] <= cap and len(connected_pieces(nb, inside - {s0})) == 1:
+        return True
+    while stack:
+        sub, ext, tot, closed = stack.pop()
+        while ext:
+            w = ext.pop()
+            t = tot + weight[w]
+            if t > cap:
+                continue
+            newsub = sub + [w]
+            if t >= floor and len(connected_pieces(nb, inside.difference(newsub))) == 1:
+                return True
+            new_ext = ext + [u for u in nb[w] if u in inside and u not in closed]
+            stack.append((newsub, new_ext, t, closed | set(nb[w])))
+    return False
+
+
+def unsplittable_sets(nb: Sequence[Sequence[int]], weight: Sequence[float], floor: float,
+                      nodes: Iterable[int] | None = None, limit: int | None = None,
+                      prune: Callable | None = None) -> list[tuple[int, ...]]:
+    """All connected sets reaching the floor that cannot be split into two
+    connected parts both reaching the floor (sorted tuples).
+
+    Splittability is inherited by connected supersets (attach each added piece
+    to a part it touches), so every connected subset of an unsplittable set is
+    unsplittable, and ESU can stop extending a set as soon as it splits.
+    ``prune(members)``, if given, marks sets to drop together with all their
+    supersets (e.g. above a ceiling, or holding an ``apart`` pair).
+
+    Any plan can be refined into one whose groups are all unsplittable without
+    worsening merges, noncoterminous population, or (every unit its own
+    baseline) population moved; these sets are the columns of the partition
+    model (:func:`ccgmerge.model.build_partition`).
+
+    >>> nb = [[1], [0, 2], [1, 3], [2]]             # path 0 - 1 - 2 - 3
+    >>> unsplittable_sets(nb, [60, 50, 70, 40], 100)
+    [(0, 1), (0, 1, 2), (1, 2), (1, 2, 3), (2, 3)]
+    """
+    nodes = sorted(range(len(nb)) if nodes is None else set(nodes))
+    inside = set(nodes)
+    out: list[tuple[int, ...]] = []
+    explored = 0
+
+    def keep(sub, tot):
+        if prune is not None and prune(sub):
+            return False
+        if tot >= floor:
+            if is_splittable(sub, nb, weight, floor):
+                return False
+            out.append(tuple(sorted(sub)))
+            if limit is not None and len(out) > limit:
+                raise CandidateLimitError(f"more than {limit:,} candidate groups")
+        return True
+
+    for v in nodes:
+        if not keep([v], weight[v]):
+            continue
+        closed = {v} | set(nb[v])
+        stack = [([v], [u for u in sorted(nb[v]) if u > v and u in inside], weight[v], closed)]
+        while stack:
+            sub, ext, tot, closed = stack.pop()
+            while ext:
+                w = ext.pop()
+                explored += 1
+                if limit is not None and explored > 20 * limit:
+                    raise CandidateLimitError(f"more than {20 * limit:,} connected sets explored")
+                newsub = sub + [w]
+                t = tot + weight[w]
+                if not keep(newsub, t):
+                    continue
+                new_ext = ext + [u for u in nb[w] if u > v and u in inside and u not in closed]
+                stack.append((newsub, new_ext, t, closed | set(nb[w])))
+    return sorted(out)

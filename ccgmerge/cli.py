@@ -83,6 +83,16 @@ class _Parser(argparse.ArgumentParser):
 
 
 # --------------------------------------------------------------------------- parsing helpers
+
+def _limits_arg(items) -> dict:
+    out = {}
+    for term, value in items:
+        try:
+            out[term] = float(value.replace(",", "").replace("_", ""))
+        except ValueError:
+            raise ScenarioError(f"--limit {term} {value}: {value!r} is not a number.") from None
+    return out
+
 def _number(kind, what: str, minimum=None, strict=False):
     def conv(text: str):
         try:
@@ -196,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="units that must share a group; repeatable")
     g.add_argument("--apart", nargs=2, action="append", default=[], metavar=("A", "B"),
                    help="units that must not share a group; repeatable")
+    g.add_argument("--limit", nargs=2, action="append", default=[], metavar=("TERM", "MAX"),
+                   help="upper bound on the plan's merges, moved or noncoterminous total; repeatable")
     g = s.add_argument_group("solver")
     g.add_argument("--solver", choices=["cbc", "highs"], default="cbc", help="MIP solver (default cbc)")
     g.add_argument("--time-limit", type=_number(float, "--time-limit", 0, strict=True), metavar="SECONDS",
@@ -204,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="relative gap at which to stop (default 0: prove optimality)")
     g.add_argument("--threads", type=_number(int, "--threads", 1), default=1, metavar="N",
                    help="solver threads (default 1)")
-    g.add_argument("--formulation", choices=["auto", "packing", "labelled", "compact"], default="auto",
+    g.add_argument("--formulation", choices=["auto", "packing", "partition", "labelled", "compact"], default="auto",
                    help="model (default auto)")
     g = s.add_argument_group("output")
     g.add_argument("--out", metavar="DIR",
@@ -359,6 +371,7 @@ def _cmd_solve(a) -> int:
         alone=a.alone,
         together=[tuple(p) for p in a.together],
         apart=[tuple(p) for p in a.apart],
+        limits=_limits_arg(a.limit),
     )
     _say(repr(inst))
     plan = solve(inst, scenario, solver=a.solver, time_limit=a.time_limit, gap=a.gap, threads=a.threads,

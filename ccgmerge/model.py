@@ -19,6 +19,22 @@ join a union of whole HWBs (HWB-level candidates ``z_C``), and every connected
 set ``K`` of HWBs below the floor must not be left as a whole component of
 non-internal HWBs (add_aligned_absorption).
 
+**Partition** (:func:`build_partition`), exact for objectives and limits on
+``merges``, ``noncoterminous`` and ``moved`` (every unit its own baseline) with
+coterminosity ``off``, ``nested`` or ``penalised``, ceilings and ``apart``
+locks: a set-partitioning model over the *unsplittable* viable connected
+groups (:func:`ccgmerge.candidates.unsplittable_sets`), binary ``x_G``::
+
+    min  Σ_G cost(G) x_G                   cost = Σ_t w_t c_t(G), additive over groups
+    s.t. Σ_{G ∋ u} x_G = 1           for every unit u     (add_partition_rows)
+         Σ_G c_t(G) x_G <= ε_t        for every limit t   (add_partition_limits)
+
+with ``c_merges(G) = |G| - 1``, ``c_moved(G) = pop(G) - max_{u ∈ G} pop(u)``,
+``c_noncoterminous(G) = pop(G) - max_h pop(G ∩ h)``. Splitting a group into
+two connected viable parts keeps every rule and never raises any of these
+terms (each is superadditive), so some optimal plan uses unsplittable groups
+only.
+
 **Compact** (:func:`build_compact`), exact for everything: the assignment
 model of Hess et al. (1965) with ``x[i, j] = 1`` when unit ``i`` joins the
 group whose *root* is ``j``; a group's root is its member of largest
@@ -39,6 +55,8 @@ import pulp
 from .candidates import connected_pieces
 
 __all__ = [
+    "PartitionData",
+    "build_partition",
     "PackingData",
     "build_packing",
     "CompactData",
@@ -144,6 +162,56 @@ def build_packing(data: PackingData, name: str = "packing"):
     prob += pulp.lpSum(obj)
     add_packing_rows(prob, y, data, s, z)
     return prob, y, s, z
+
+
+# ---------------------------------------------------------------------------
+# partition
+# ---------------------------------------------------------------------------
+@dataclass
+class PartitionData:
+    """Inputs of a partition model over one block: candidate groups (sorted
+    tuples of unit positions) and each one's per-term costs
+    ``costs[term][k]`` (``term`` in ``merges``, ``moved``, ``noncoterminous``)."""
+
+    units: list[int]
+    cands: list[tuple[int, ...]]
+    costs: dict[str, list[float]]
+
+
+def add_partition_rows(prob, x, data: PartitionData):
+    """Each unit in exactly one chosen group: Σ_{G ∋ u} x_G = 1."""
+    rows: dict[int, list] = {u: [] for u in data.units}
+    for k, G in enumerate(data.cands):
+        for u in G:
+            rows[u].append(x[k])
+    for u in sorted(rows):
+        prob += pulp.lpSum(rows[u]) == 1, f"part_{u}"
+
+
+def add_partition_limits(prob, x, data: PartitionData, limits: dict[str, float]):
+    """Limits on totals: Σ_G c_t(G) x_G <= ε_t for each limited term t."""
+    for t, eps in sorted(limits.items()):
+        prob += pulp.lpSum(c * x[k] for k, c in enumerate(data.costs[t]) if c) <= eps, f"limit_{t}"
+
+
+def partition_objective(x, data: PartitionData, stage: dict[str, float]):
+    """Σ_G (Σ_t w_t c_t(G)) x_G for one objective stage {term: weight}."""
+    expr = []
+    for k in range(len(data.cands)):
+        c = sum(w * data.costs[t][k] for t, w in stage.items() if w)
+        if c:
+            expr.append(c * x[k])
+    return pulp.lpSum(expr)
+
+
+def build_partition(data: PartitionData, limits: dict[str, float] | None = None, name: str = "partition"):
+    """The partition model without its objective; returns (problem, x)."""
+    prob = pulp.LpProblem(name, pulp.LpMinimize)
+    x = [pulp.LpVariable(f"x_{k}", cat="Binary") for k in range(len(data.cands))]
+    add_partition_rows(prob, x, data)
+    if limits:
+        add_partition_limits(prob, x, data, limits)
+    return prob, x
 
 
 # ---------------------------------------------------------------------------

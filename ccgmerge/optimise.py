@@ -13,8 +13,14 @@
    group are kept together when the objective needs the baseline.
 3. **Formulation** per block (``formulation="auto"``): the packing model of
    :mod:`ccgmerge.model` when it is exact (objectives ``merges``/``moved``
-   with every unit its own baseline, no ceiling, no pair locks, contiguity
-   on), else the compact assignment model with separator cuts.
+   with every unit its own baseline, no ceiling, no pair locks or limits,
+   contiguity on); else the partition model over unsplittable groups when
+   it is exact (objectives and limits on ``merges``/``noncoterminous``/
+   ``moved`` with every unit its own baseline, modes off/nested/penalised,
+   no together locks) and its candidates are few enough; else the labelled
+   model (``moved`` from a baseline grouping); else the compact assignment
+   model with separator cuts. Limits (``Scenario.limits``) bound plan
+   totals, so a scenario with limits is solved as one block.
 4. **Solve** with the chosen solver (:mod:`ccgmerge.solvers`), reading an
    honest status and bound.
 5. **Check** the assembled plan with :func:`ccgmerge.check.check_plan`.
@@ -41,8 +47,8 @@ from . import candidates as cand
 from .check import check_plan
 from .errors import ScenarioError
 from .instance import Instance
-from .model import (CompactData, LabelledData, PackingData, add_label_separator_cuts, add_separator_cuts, build_compact,
-                    build_labelled, build_packing)
+from .model import (CompactData, LabelledData, PackingData, PartitionData, add_label_separator_cuts, add_separator_cuts,
+                    build_compact, build_labelled, build_packing, build_partition, partition_objective)
 from .plan import Infeasibility, Plan, Status, objective_value, plan_metrics
 from .scenario import Coterminosity, Objective, Scenario
 from .solvers import SolverOptions, solver_version
@@ -238,16 +244,33 @@ def _packing_exact(inst: Instance, scenario: Scenario) -> bool:
         return False
     if scenario.ceiling is not None or scenario.max_units is not None or scenario.together or scenario.apart:
         return False
-    if not scenario.contiguity:
+    if not scenario.contiguity or scenario.limits:
         return False
     return scenario.coterminosity in (Coterminosity.OFF, Coterminosity.NESTED, Coterminosity.ALIGNED)
+
+
+def _partition_exact(inst: Instance, scenario: Scenario) -> bool:
+    names = {t for stage in _terms(scenario) for t, w in stage if w > 0} | {Objective(k) for k, _ in scenario.limits}
+    if not names <= {Objective.MERGES, Objective.MOVED, Objective.NONCOTERMINOUS}:
+        return False
+    if Objective.MOVED in names and len(set(inst._baseline)) != inst.n_units:
+        return False
+    if scenario.together or not scenario.contiguity:
+        return False
+    return scenario.coterminosity in (Coterminosity.OFF, Coterminosity.NESTED, Coterminosity.PENALISED)
 
 
 def _labelled_exact(inst: Instance, scenario: Scenario) -> bool:
     names = {t for stage in _terms(scenario) for t, w in stage if w > 0}
     if names != {Objective.MOVED} or len(set(inst._baseline)) == inst.n_units:
         return False
-    if scenario.ceiling is not None or scenario.max_units is not None or not scenario.contiguity:
+    if scenario.ceiling is not None or scenario.max_units is not None or not scenario.contiguity or scenario.limits:
+        return False
+    # a unit locked alone may continue its baseline group instead of the label's group,
+    # which the labelled model cannot see (the compact model can)
+    base = inst._baseline
+    alone = {inst.index[c] for c in scenario.alone if c in inst.index}
+    if any(base[i] == base[u] for u in alone for i in range(inst.n_units) if i not in alone):
         return False
     return scenario.coterminosity in (Coterminosity.OFF, Coterminosity.NESTED)
 
@@ -258,10 +281,10 @@ def _solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: S
     units = block.units
     labels = sorted({inst._baseline[i] for i in units})
     lab = {c: k for k, c in enumerate(labels)}
-    # one extra label per component: a component may need a group that continues no
-    # baseline group (with more, one could merge into a neighbour moving no one more)
-    comps = _pieces(inst, units)
-    labels = labels + [f"(new group {k + 1})" for k in range(len(comps))]
+    # one extra label per component (nested: per HWB piece): it may need a group that
+    # continues no baseline group; with two, one could merge into a neighbour in the
+    # same component (piece) moving no one more
+    n_new = len(_pieces(inst, units))
     inside = set(units)
     piece = None
     if scenario.coterminosity is Coterminosity.NESTED:
@@ -270,10 +293,13 @@ def _solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: S
         for i in units:
             by_area.setdefault(int(main[i]), []).append(i)
         piece = {}
+        n_new = 0
         for a in sorted(by_area):
             for k, pc in enumerate(_pieces(inst, by_area[a])):
+                n_new += 1
                 for i in pc:
                     piece[i] = a * 1000 + k
+    labels = labels + [f"(new group {k + 1})" for k in range(n_new)]
     d = LabelledData(
         units=list(units), labels=labels, base={i: lab[inst._baseline[i]] for i in units}, pop=inst.population,
         nb=inst.neighbours, floor=scenario.floor_population,
@@ -603,10 +629,124 @@ def _assemble_aligned(inst, data: PackingData, chosen_y, chosen_z, internal, F):
 
 
 # ---------------------------------------------------------------------------
+# partition path
+# ---------------------------------------------------------------------------
+def _unit_areas(inst: Instance) -> dict[int, list[tuple[int, int]]]:
+    """unit position -> [(HWB position, people of the unit in it)]."""
+    aidx = {a: k for k, a in enumerate(inst.area_codes)}
+    out: dict[int, list[tuple[int, int]]] = {}
+    for u, a, p in zip(inst._membership["unit"], inst._membership["area"], inst._membership["population"]):
+        out.setdefault(inst.index[u], []).append((aidx[a], int(p)))
+    return out
+
+
+def _group_noncot(unit_areas, members) -> int:
+    per: dict[int, int] = {}
+    total = 0
+    for i in members:
+        for a, p in unit_areas[i]:
+            per[a] = per.get(a, 0) + p
+            total += p
+    return total - max(per.values(), default=0)
+
+
+def _partition_worthwhile(inst: Instance, block: Block, scenario: Scenario) -> bool:
+    """Candidates of more than about a dozen units explode: leave those blocks to other models."""
+    med = float(np.median(inst.population[block.units]))
+    return scenario.floor_population <= 12 * max(med, 1.0)
+
+
+def _solve_partition(inst: Instance, block: Block, scenario: Scenario, options: SolverOptions, deadline, limit,
+                     limits: dict[str, float]) -> _BlockResult:
+    """Set partitioning over unsplittable groups (model.build_partition); ``limits``
+    are the block's right-hand sides. Raises CandidateLimitError when too many."""
+    t0 = time.perf_counter()
+    F = scenario.floor_population
+    pop = inst.population
+    w = pop.tolist()
+    main = inst.main_area_index
+    ceiling, max_units = scenario.ceiling, scenario.max_units
+    apart = {}
+    for a, b in sorted(scenario.apart):
+        ia, ib = inst.index[a], inst.index[b]
+        apart.setdefault(ia, set()).add(ib)
+        apart.setdefault(ib, set()).add(ia)
+    nested = scenario.coterminosity is Coterminosity.NESTED
+
+    def prune(sub):
+        if ceiling is not None and sum(w[i] for i in sub) > ceiling:
+            return True
+        if max_units is not None and len(sub) > max_units:
+            return True
+        if nested and len({int(main[i]) for i in sub}) > 1:
+            return True
+        if apart:
+            inside = set(sub)
+            if any(apart.get(i, set()) & inside for i in sub):
+                return True
+        return False
+
+    cands = cand.unsplittable_sets(inst.neighbours, w, F, nodes=block.units, limit=limit, prune=prune)
+    ua = _unit_areas(inst)
+    costs = {
+        "merges": [len(G) - 1 for G in cands],
+        "moved": [int(sum(w[i] for i in G) - max(w[i] for i in G)) for G in cands],
+        "noncoterminous": [_group_noncot(ua, G) for G in cands],
+    }
+    data = PartitionData(units=list(block.units), cands=cands, costs=costs)
+    prob, x = build_partition(data, limits)
+    stages = _terms(scenario)
+    status, value, bound, groups, detail = Status.OPTIMAL, None, None, None, ""
+    for si, stage in enumerate(stages):
+        st = {t.value: float(wt) for t, wt in stage if wt}
+        expr = partition_objective(x, data, st)
+        prob.setObjective(expr)
+        left = None if deadline is None else max(1.0, deadline - time.perf_counter())
+        out = run(prob, options, left, integral=all(v.is_integer() for v in st.values()))
+        detail = out.detail
+        if out.status is Status.INFEASIBLE and si == 0:
+            return _BlockResult(None, Status.INFEASIBLE, None, None, "partition", time.perf_counter() - t0,
+                                f"{detail}; {len(cands)} candidates", len(prob.variables()), len(prob.constraints))
+        if out.objective is None:
+            if si == 0:
+                return _BlockResult(None, Status.NO_SOLUTION, None, out.bound, "partition", time.perf_counter() - t0,
+                                    f"{detail}; {len(cands)} candidates", len(prob.variables()), len(prob.constraints))
+            break
+        groups = [list(G) for k, G in enumerate(cands) if x[k].varValue is not None and x[k].varValue > 0.5]
+        if si == 0:
+            value, bound, status = out.objective, out.bound, out.status
+        elif out.status is not Status.OPTIMAL and status is Status.OPTIMAL:
+            status = Status.FEASIBLE
+        if si + 1 < len(stages):
+            prob += expr <= out.objective + 1e-6 * max(1.0, abs(out.objective)), f"lex_{si}"
+    return _BlockResult(groups, status, value, bound, "partition", time.perf_counter() - t0,
+                        f"{detail}; {len(cands)} candidates", len(prob.variables()), len(prob.constraints))
+
+
+def _limit_rhs(inst: Instance, scenario: Scenario, fixed: list[list[int]], block: Block) -> dict[str, float]:
+    """Right-hand sides of the limits for the one block holding every unit not locked alone,
+    in the block's own terms: merges within the block (every unit its own
+    baseline) or groups formed, noncoterminous and moved people of the block."""
+    ua = _unit_areas(inst)
+    rhs = {}
+    for k, eps in scenario.limits:
+        if k == "noncoterminous":
+            rhs[k] = eps - sum(_group_noncot(ua, g) for g in fixed)
+        else:
+            rhs[k] = eps
+    return rhs
+
+
+# ---------------------------------------------------------------------------
 # compact path
 # ---------------------------------------------------------------------------
-def _compact_objective(prob, inst: Instance, x, members, d: CompactData, stage, fixed_split: set[int], tag: str):
-    """Min-form objective expression of a stage for the compact model."""
+def _compact_objective(prob, inst: Instance, x, members, d: CompactData, stage, fixed_split: set[int], tag: str,
+                       fixed_units: Sequence[int] = ()):
+    """Min-form objective expression of a stage for the compact model.
+
+    ``fixed_units``: units locked alone (outside the block) whose baseline group
+    has units in the block; each may continue its baseline group on its own,
+    which the "moved" matching (one continuation per baseline group) must see."""
     pop = inst.population
     expr = []
     roots = sorted(members)
@@ -635,6 +775,10 @@ def _compact_objective(prob, inst: Instance, x, members, d: CompactData, stage, 
                     lab.setdefault(b, []).append(l_)
                     expr.append(-w * r)
                 prob += pulp.lpSum(ls) <= x[j, j]
+            for u in fixed_units:  # a unit locked alone keeps its people if it continues its baseline group
+                l_ = pulp.LpVariable(f"l_{tag}_fixed_{u}", cat="Binary")
+                lab.setdefault(base[u], []).append(l_)
+                expr.append(-w * int(pop[u]) * l_)
             for b, ls in sorted(lab.items()):
                 if len(ls) > 1:
                     prob += pulp.lpSum(ls) <= 1
@@ -684,7 +828,30 @@ def _compact_objective(prob, inst: Instance, x, members, d: CompactData, stage, 
     return pulp.lpSum(expr)
 
 
-def _solve_compact(inst: Instance, block: Block, scenario: Scenario, options: SolverOptions, deadline, fixed_split) -> _BlockResult:
+def _add_compact_limits(prob, inst: Instance, x, members, d: CompactData, limits: dict[str, float],
+                        fixed: Sequence[int]):
+    """Limits on the totals in the compact model (the block holds every unit not
+    locked alone, the units in ``fixed``). Each term's min-form expression ``e``
+    (minus groups formed, people kept by their baseline group, people kept in
+    their group's main HWB) gives the total: merges = n_baseline - n_fixed + e;
+    noncoterminous = pop(block) + e (the fixed units' share is in the rhs);
+    moved = pop(block) + e, or with a baseline grouping pop(block) + pop(fixed)
+    + e, where e counts the fixed units' kept people too."""
+    pop_block = int(inst.population[d.units].sum())
+    singleton = len(set(inst._baseline)) == inst.n_units
+    for k, eps in sorted(limits.items()):
+        e = _compact_objective(prob, inst, x, members, d, [(Objective(k), 1.0)], set(), f"lim_{k}", fixed)
+        if k == "merges":
+            const = len(set(inst._baseline)) - len(fixed)
+        elif k == "moved" and not singleton:
+            const = pop_block + int(inst.population[list(fixed)].sum())
+        else:
+            const = pop_block
+        prob += e + const <= eps, f"limit_{k}"
+
+
+def _solve_compact(inst: Instance, block: Block, scenario: Scenario, options: SolverOptions, deadline, fixed_split,
+                   limits: dict[str, float] | None = None, fixed: Sequence[int] = ()) -> _BlockResult:
     t0 = time.perf_counter()
     idx = inst.index
     d = CompactData(
@@ -701,13 +868,20 @@ def _solve_compact(inst: Instance, block: Block, scenario: Scenario, options: So
         contiguity=scenario.contiguity,
     )
     prob, x, members, _ = build_compact(d, name="compact")
+    if len(set(inst._baseline)) != inst.n_units:
+        here = {inst._baseline[i] for i in block.units}
+        fixed_units = [u for u in fixed if inst._baseline[u] in here]
+    else:
+        fixed_units = []
+    if limits:
+        _add_compact_limits(prob, inst, x, members, d, limits, list(fixed))
     stages = _terms(scenario)
     status, value, bound, groups, detail = Status.OPTIMAL, None, None, None, ""
     integral_stage = [all(t in (Objective.MERGES, Objective.SPLIT_AREAS) or float(w) == 0 for t, w in st)
                       or all(float(w).is_integer() for _, w in st) for st in stages]
     cuts_total = 0
     for si, stage in enumerate(stages):
-        prob.setObjective(_compact_objective(prob, inst, x, members, d, stage, fixed_split, f"s{si}"))
+        prob.setObjective(_compact_objective(prob, inst, x, members, d, stage, fixed_split, f"s{si}", fixed_units))
         rounds = 0
         while True:
             left = None if deadline is None else max(1.0, deadline - time.perf_counter())
@@ -775,7 +949,7 @@ def solve(
     time_limit : seconds for the whole solve, or None
     gap : relative gap at which the solver may stop (0 = prove optimality)
     threads : solver threads
-    formulation : "auto", "packing" or "compact"
+    formulation : "auto", "packing", "partition", "labelled" or "compact"
     decompose : solve independent blocks separately (default True)
     candidate_limit : most candidate groups the packing model may enumerate per
         block before falling back to the compact model
@@ -788,18 +962,25 @@ def solve(
     t0 = time.perf_counter()
     scenario = scenario or Scenario()
     options = SolverOptions(solver=solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
-    if formulation not in ("auto", "packing", "labelled", "compact"):
-        raise ScenarioError(f"formulation={formulation!r}; allowed: 'auto', 'packing', 'labelled', 'compact'.")
+    if formulation not in ("auto", "packing", "partition", "labelled", "compact"):
+        raise ScenarioError(f"formulation={formulation!r}; allowed: 'auto', 'packing', 'partition', 'labelled', 'compact'.")
     deadline = None if time_limit is None else t0 + time_limit
     blocks, fixed, infeasible = preprocess(instance, scenario)
     sname = solver_version(options)
     if infeasible is not None:
         return Plan(instance, scenario, Status.INFEASIBLE, None, infeasibility=infeasible, solver=sname,
                     formulation="preprocessing", wall_time=time.perf_counter() - t0)
-    if not decompose and len(blocks) > 1:
+    if (not decompose or scenario.limits) and len(blocks) > 1:
+        # limits bound plan totals, which couple the blocks
         blocks = [Block(sorted(i for b in blocks for i in b.units), "all")]
     packing_ok = _packing_exact(instance, scenario)
+    partition_ok = _partition_exact(instance, scenario)
     labelled_ok = _labelled_exact(instance, scenario)
+    limits = _limit_rhs(instance, scenario, fixed, blocks[0]) if scenario.limits and blocks else {}
+    if formulation == "partition" and not partition_ok:
+        raise ScenarioError("formulation='partition' is exact only for objectives and limits on merges/noncoterminous/moved "
+                            "(moved: every unit its own baseline), no together locks, contiguity on and coterminosity "
+                            "off/nested/penalised; use 'auto'.")
     if formulation == "labelled" and not labelled_ok:
         raise ScenarioError("formulation='labelled' is exact only for the 'moved' objective alone with a baseline grouping, "
                             "no ceiling, contiguity on and coterminosity off/nested; use 'auto'.")
@@ -843,10 +1024,18 @@ def solve(
                 if alt.status is Status.OPTIMAL:
                     alt.detail += f"; proved after the packing model's gap ({res.detail})"
                     res = alt
+        if (res is None and partition_ok and (formulation == "partition"
+                                              or (formulation == "auto" and _partition_worthwhile(instance, b, scenario)))):
+            try:
+                res = _solve_partition(instance, b, scenario, options, deadline, candidate_limit, limits)
+            except cand.CandidateLimitError as exc:
+                if formulation == "partition":
+                    raise
+                reports.append({"block": b.label, "note": f"partition skipped: {exc}"})
         if res is None and labelled_ok and formulation in ("auto", "labelled"):
             res = _solve_labelled(instance, b, scenario, options, deadline)
         if res is None:
-            res = _solve_compact(instance, b, scenario, options, deadline, fixed_split)
+            res = _solve_compact(instance, b, scenario, options, deadline, fixed_split, limits, [g[0] for g in fixed])
         res.solver_seconds = _SOLVER_CLOCK[0] - clock0
         results.append(res)
         reports.append({"block": b.label, "n_units": len(b.units), "status": res.status.value, "value": res.value,

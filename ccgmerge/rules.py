@@ -195,5 +195,16 @@ def locks_ok(inst: Instance, groups: Groups, scenario: Scenario) -> list[Violati
     return out
 
 
+def limits_met(inst: Instance, groups: Groups, scenario: Scenario) -> list[Violation]:
+    """The plan's totals respect ``scenario.limits`` (e.g. noncoterminous <= epsilon)."""
+    if not scenario.limits:
+        return []
+    from .plan import plan_metrics  # plan imports this module
+
+    m = plan_metrics(inst, groups, scenario)
+    return [Violation("limit", (), f"{k} is {m[k]:,} above its limit {v:,.0f}")
+            for k, v in scenario.limits if m[k] > v + 1e-9]
+
+
 #: All rules, in the order the checker applies them.
-RULES = (partition_ok, groups_connected, floor_met, ceiling_met, nested_ok, aligned_ok, locks_ok)
+RULES = (partition_ok, groups_connected, floor_met, ceiling_met, nested_ok, aligned_ok, locks_ok, limits_met)

@@ -47,6 +47,12 @@ Objective (``objective=``), all minimised ("disruption")
     then the second with the first held at its optimum, ...), or a mapping
     name -> weight (weighted sum).
 
+Limits (``limits=``)
+    Upper bounds on the plan's ``merges``, ``moved`` or ``noncoterminous``
+    total, as a mapping name -> bound: hard rules, checked by the checker.
+    ``Scenario(objective="merges", limits={"noncoterminous": 50_000})`` is one
+    step of the epsilon-constraint method (:func:`ccgmerge.sweep.pareto_frontier`).
+
 Examples
 --------
 >>> Scenario().floor_population
@@ -95,6 +101,26 @@ def _pairs(value, name: str) -> frozenset[tuple[str, str]]:
     return frozenset(out)
 
 
+LIMIT_TERMS = ("merges", "moved", "noncoterminous")
+
+
+def _limits(value) -> tuple[tuple[str, float], ...]:
+    items = value.items() if isinstance(value, Mapping) else (value or ())
+    out = {}
+    for item in items:
+        if isinstance(item, str) or len(item) != 2:
+            raise ScenarioError(f"limits: each entry must be a (name, bound) pair, got {item!r}.")
+        k, v = item
+        if k not in LIMIT_TERMS:
+            raise ScenarioError(f"limits: {k!r} cannot be limited; allowed names: {list(LIMIT_TERMS)}.")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v) or v < 0:
+            raise ScenarioError(f"limits[{k!r}]={v!r}: must be a non-negative number.")
+        if k in out:
+            raise ScenarioError(f"limits: {k!r} given twice.")
+        out[k] = float(v)
+    return tuple(sorted(out.items()))
+
+
 @dataclass(frozen=True)
 class Scenario:
     """Rules of one merger problem (immutable; see the module docstring).
@@ -120,6 +146,9 @@ class Scenario:
     apart : iterable of pairs of units that must not share a group
     coterminous_threshold : float
         Both shares a group needs to count as coterminous with an HWB (0.99).
+    limits : mapping str -> float
+        Upper bounds on the totals ``merges``, ``moved``, ``noncoterminous``
+        (stored as sorted ``(name, bound)`` pairs).
     """
 
     allowance_per_head: float = 25.0
@@ -137,6 +166,7 @@ class Scenario:
     together: frozenset[tuple[str, str]] = field(default_factory=frozenset)
     apart: frozenset[tuple[str, str]] = field(default_factory=frozenset)
     coterminous_threshold: float = 0.99
+    limits: tuple[tuple[str, float], ...] | Mapping = ()
 
     def __post_init__(self):
         try:
@@ -173,6 +203,7 @@ class Scenario:
         if clash:
             raise ScenarioError(f"pairs both together and apart: {sorted(clash)}.")
         self.objective_terms  # validate
+        object.__setattr__(self, "limits", _limits(self.limits))
 
     # ------------------------------------------------------------------
     @property
@@ -233,6 +264,8 @@ class Scenario:
             parts.append("objective " + " > ".join(t.value for t, _ in terms))
         else:
             parts.append("objective " + " + ".join(f"{w:g}*{t.value}" for t, w in terms))
+        for k, v in self.limits:
+            parts.append(f"{k} <= {v:,.0f}")
         return "; ".join(parts)
 
     def to_dict(self) -> dict:
@@ -246,6 +279,7 @@ class Scenario:
         d["alone"] = sorted(self.alone)
         d["together"] = [list(p) for p in sorted(self.together)]
         d["apart"] = [list(p) for p in sorted(self.apart)]
+        d["limits"] = dict(self.limits)
         d["floor_population"] = self.floor_population
         return d
 

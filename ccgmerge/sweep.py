@@ -78,6 +78,7 @@ import pandas as pd
 from . import data as _data
 from .errors import CCGMergeError, ScenarioError
 from .instance import Instance
+from .plan import Status
 from .scenario import Coterminosity, Objective, Scenario
 
 __all__ = [
@@ -101,7 +102,7 @@ __all__ = [
 RECORD_FORMAT = "ccgmerge-sweep-run/1"
 MANIFEST_FORMAT = "ccgmerge-sweep/1"
 _TMP_PREFIX = ".tmp-"
-_FORMULATIONS = ("auto", "packing", "compact")
+_FORMULATIONS = ("auto", "packing", "partition", "labelled", "compact")
 _SOLVERS = ("cbc", "highs")
 _SCENARIO_FIELDS = tuple(f.name for f in fields(Scenario))
 _RESERVED_TAGS = {"key", "status", "message", "json", "population_factor", "instance_fingerprint"}
@@ -188,7 +189,7 @@ class RunOptions:
         Seconds per run (shared by its subproblems); None for no limit.
     gap : float
         Relative gap at which the solver may stop (0 proves optimality).
-    formulation : {"auto", "packing", "compact"}
+    formulation : {"auto", "packing", "partition", "labelled", "compact"}
     threads : int
         Solver threads per run (keep 1 when running several workers).
 
@@ -197,7 +198,7 @@ class RunOptions:
     >>> RunOptions(formulation="fast")
     Traceback (most recent call last):
     ...
-    ccgmerge.errors.ScenarioError: formulation='fast'; allowed: ['auto', 'packing', 'compact'].
+    ccgmerge.errors.ScenarioError: formulation='fast'; allowed: ['auto', 'packing', 'partition', 'labelled', 'compact'].
     """
 
     solver: str = "cbc"
@@ -310,7 +311,7 @@ def grid(base: Scenario | None = None, /, **axes) -> list[Scenario]:
     >>> grid(allowance=[25])
     Traceback (most recent call last):
     ...
-    ccgmerge.errors.ScenarioError: unknown scenario parameter 'allowance'; allowed: allowance_per_head, quality_premium_per_head, fixed_cost, cost_per_head, floor, ceiling, max_units, contiguity, coterminosity, penalty_weight, objective, alone, together, apart, coterminous_threshold.
+    ccgmerge.errors.ScenarioError: unknown scenario parameter 'allowance'; allowed: allowance_per_head, quality_premium_per_head, fixed_cost, cost_per_head, floor, ceiling, max_units, contiguity, coterminosity, penalty_weight, objective, alone, together, apart, coterminous_threshold, limits.
     """
     base = base if base is not None else Scenario()
     if not isinstance(base, Scenario):
@@ -1371,25 +1372,30 @@ def pareto_frontier(
     objective: str = "merges",
     weights: Sequence[float] | None = None,
     *,
+    method: str = "epsilon",
     options: RunOptions | None = None,
     max_points: int = 25,
     return_plans: bool = False,
 ):
     """Trade-off between disruption (``objective``) and non-coterminous population.
 
-    Both are minimised. ``solve`` has no constraint on the non-coterminous
-    population, so this is not an epsilon-constraint method: the points are
-    those of **weighted sums** ``objective + w * noncoterminous``, which find
-    the *supported* efficient points (the corners of the frontier's convex
-    hull); efficient points lying inside the hull are not found.
+    Both are minimised. With ``method="epsilon"`` (the default) this is the
+    **epsilon-constraint** method: the first point minimises the objective
+    (ties broken by the non-coterminous population, lexicographically); each
+    next point minimises the objective again subject to ``noncoterminous <=
+    n - 1`` (a hard limit, ``Scenario.limits``), where ``n`` is the previous
+    point's non-coterminous population (people are whole, so a step of one
+    person misses no efficient point), until the limit cannot be met. Every
+    point is an exact lexicographic optimum under its limit, so with
+    ``gap=0`` the rows are exactly the efficient (Pareto-optimal) points,
+    supported or not, from the least-disruption end to the
+    least-non-coterminous end.
 
-    The two ends are exact lexicographic optima (``(objective,
-    "noncoterminous")`` and the reverse). Without ``weights`` the corners in
-    between are found by the dichotomic (Aneja-Nair) method: for neighbouring
-    points A and B the weight ``w = (f(B) - f(A)) / (n(A) - n(B))`` is solved,
-    and a strictly better point is inserted between them, until no segment
-    improves or ``max_points`` is reached. With ``weights`` each weight is
-    solved once besides the two ends.
+    With ``method="weighted"`` the points are those of weighted sums
+    ``objective + w * noncoterminous``, which find only the *supported*
+    efficient points (the corners of the frontier's convex hull): the two
+    lexicographic ends and, without ``weights``, the corners in between by the
+    dichotomic (Aneja-Nair) method; with ``weights`` each weight once.
 
     Parameters
     ----------
@@ -1397,81 +1403,119 @@ def pareto_frontier(
         Floor, coterminosity (``off``, ``nested`` or ``aligned``; not
         ``penalised``, which already weights the term) and other rules.
     objective : {"merges", "moved", "split_areas"}
+        ``split_areas`` only with ``method="weighted"`` (limits apply to
+        merges, moved and noncoterminous).
+    method : {"epsilon", "weighted"}
     options : RunOptions
         Solver options of every solve (``gap=0`` for exact points).
-
     max_points : int
-        Most solves of the dichotomic search (ends included).
+        Most solves (ends included).
 
     Returns
     -------
     DataFrame
         One row per distinct point found (and per solve without a checked
-        plan): ``method``, ``weight`` (the first weight that found it), the objective,
+        plan): ``method``, ``weight`` (weighted) or ``limit`` (epsilon, the
+        bound on the non-coterminous population), the objective,
         ``noncoterminous``, ``groups``, ``status``, ``checked`` (the
         solver-free checker's verdict), ``efficient`` (not dominated by
         another row), sorted by the objective. With ``return_plans``,
         ``(DataFrame, list of Plan)`` in the same order.
+
+    Examples
+    --------
+    >>> import ccgmerge.synthetic as syn
+    >>> inst = syn.generate(12, seed=4)
+    >>> t = pareto_frontier(inst, Scenario(floor=300_000))
+    >>> bool(t["checked"].all()), bool(t["efficient"].all())
+    (True, True)
+    >>> bool(t["merges"].is_monotonic_increasing and t["noncoterminous"].is_monotonic_decreasing)
+    True
     """
     from .optimise import solve
 
     base = base_scenario or Scenario()
     options = options or RunOptions()
-    if objective not in ("merges", "moved", "split_areas"):
-        raise ScenarioError(f"pareto_frontier objective={objective!r}; allowed: ['merges', 'moved', 'split_areas'].")
+    if method not in ("epsilon", "weighted"):
+        raise ScenarioError(f"pareto_frontier method={method!r}; allowed: ['epsilon', 'weighted'].")
+    allowed = ["merges", "moved"] if method == "epsilon" else ["merges", "moved", "split_areas"]
+    if objective not in allowed:
+        raise ScenarioError(f"pareto_frontier objective={objective!r} with method={method!r}; allowed: {allowed}.")
     if base.coterminosity is Coterminosity.PENALISED:
         raise ScenarioError("pareto_frontier: base coterminosity 'penalised' already weights the non-coterminous "
                             "population; use 'off', 'nested' or 'aligned'.")
+    if any(k == "noncoterminous" for k, _ in base.limits):
+        raise ScenarioError("pareto_frontier: base_scenario already limits 'noncoterminous'; drop that limit.")
     kw = options.solve_kwargs()
     rows: list[dict] = []
     plans: list = []
     seen: set = set()
     solves = 0
 
-    def run(obj, method, weight):
+    def run(obj, method, weight, limit=None):
         nonlocal solves
         solves += 1
-        plan = solve(instance, base.replace(objective=obj), **kw)
+        sc = base.replace(objective=obj)
+        if limit is not None:
+            sc = sc.replace(limits={**dict(base.limits), "noncoterminous": limit})
+        plan = solve(instance, sc, **kw)
         m = plan.metrics
-        row = {"method": method, "weight": weight, objective: m.get(objective), "noncoterminous": m.get("noncoterminous"),
-               "groups": m.get("groups"), "status": plan.status.value, "checked": plan.ok, "gap": plan.gap,
-               "wall_time": round(plan.wall_time, 4)}
+        row = {"method": method, "weight": weight, "limit": limit, objective: m.get(objective),
+               "noncoterminous": m.get("noncoterminous"), "groups": m.get("groups"), "status": plan.status.value,
+               "checked": plan.ok, "gap": plan.gap, "wall_time": round(plan.wall_time, 4)}
         if not plan.ok:
-            rows.append(row)
-            plans.append(plan)
-            return None
+            if plan.status is not Status.INFEASIBLE or limit is None:
+                rows.append(row)
+                plans.append(plan)
+            return None, plan
         point = (row[objective], row["noncoterminous"])
         if point not in seen:  # a weight on a segment may return one of its ends again
             seen.add(point)
             rows.append(row)
             plans.append(plan)
-        return row
+        return row, plan
 
-    a = run((objective, "noncoterminous"), "lexicographic", None)
-    b = run(("noncoterminous", objective), "lexicographic", None)
-    if a is not None and b is not None and (a[objective], a["noncoterminous"]) != (b[objective], b["noncoterminous"]):
-        if weights is not None:
-            for w in weights:
-                if not _is_number(w) or w < 0:
-                    raise ScenarioError(f"pareto_frontier weights: {w!r} is not a non-negative number.")
-                run({objective: 1.0, "noncoterminous": float(w)}, "weighted", float(w))
+    a, _ = run((objective, "noncoterminous"), "lexicographic" if method == "weighted" else "epsilon", None)
+    if method == "epsilon":
+        cur = a
+        while cur is not None and solves < max_points:
+            limit = cur["noncoterminous"] - 1
+            if limit < 0:
+                break
+            nxt, plan = run((objective, "noncoterminous"), "epsilon", None, limit)
+            if nxt is None or plan.status is not Status.OPTIMAL:
+                break
+            cur = nxt
         else:
-            stack = [(a, b)]
-            while stack and solves < max_points:
-                p, q = stack.pop()
-                dn = p["noncoterminous"] - q["noncoterminous"]
-                df_ = q[objective] - p[objective]
-                if dn <= 0 or df_ <= 0:
-                    continue
-                w = df_ / dn
-                r = run({objective: 1.0, "noncoterminous": w}, "weighted", w)
-                if r is None:
-                    continue
-                line = p[objective] + w * p["noncoterminous"]
-                val = r[objective] + w * r["noncoterminous"]
-                if val < line - 1e-7 * max(1.0, abs(line)):
-                    stack.append((r, q))
-                    stack.append((p, r))
+            if cur is not None and solves >= max_points:
+                warnings.warn(f"pareto_frontier stopped after max_points={max_points} solves with the frontier "
+                              f"unfinished (last point: noncoterminous {cur['noncoterminous']:,}); raise max_points "
+                              "for the rest.", stacklevel=2)
+    else:
+        b, _ = run(("noncoterminous", objective), "lexicographic", None)
+        if a is not None and b is not None and (a[objective], a["noncoterminous"]) != (b[objective], b["noncoterminous"]):
+            if weights is not None:
+                for w in weights:
+                    if not _is_number(w) or w < 0:
+                        raise ScenarioError(f"pareto_frontier weights: {w!r} is not a non-negative number.")
+                    run({objective: 1.0, "noncoterminous": float(w)}, "weighted", float(w))
+            else:
+                stack = [(a, b)]
+                while stack and solves < max_points:
+                    p, q = stack.pop()
+                    dn = p["noncoterminous"] - q["noncoterminous"]
+                    df_ = q[objective] - p[objective]
+                    if dn <= 0 or df_ <= 0:
+                        continue
+                    w = df_ / dn
+                    r, _ = run({objective: 1.0, "noncoterminous": w}, "weighted", w)
+                    if r is None:
+                        continue
+                    line = p[objective] + w * p["noncoterminous"]
+                    val = r[objective] + w * r["noncoterminous"]
+                    if val < line - 1e-7 * max(1.0, abs(line)):
+                        stack.append((r, q))
+                        stack.append((p, r))
     table = pd.DataFrame(rows)
     pts = [(r[objective], r["noncoterminous"]) if r["checked"] else None for r in rows]
 

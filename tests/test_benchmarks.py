@@ -23,11 +23,11 @@ def _need_real_data():
 
 
 def test_variant_names_round_trip():
-    for name in ("cbc", "highs", "cbc-packing", "highs-compact-nodecomp-t2", "cbc-labelled-t2"):
+    for name in ("cbc", "highs", "cbc-packing", "highs-compact-nodecomp-t2", "cbc-labelled-t2", "cbc-partition"):
         assert suite.Variant.parse(name).name == name
     assert suite.Variant.parse("cbc-auto") == suite.Variant()
     assert [v.name for v in suite.parse_variants(["solvers", "cbc"])] == ["cbc", "highs"]
-    assert len(suite.parse_variants(["matrix"])) == 32
+    assert len(suite.parse_variants(["matrix"])) == 2 * 5 * 2 * 2  # solvers x formulations x decompose x threads
     with pytest.raises(ValueError):
         suite.Variant.parse("gurobi")
     with pytest.raises(ValueError):

@@ -124,6 +124,24 @@ def test_alone_lock(tmp_path, capsys):
     assert (plan == plan[alone]).sum() == 1
 
 
+def test_limits(tmp_path, capsys):
+    """--limit reaches the scenario and binds: the least-merges plan under a
+    tighter non-coterminous limit than the unconstrained optimum's."""
+    code, out, err = run(capsys, "solve", *SYN, "--out", tmp_path / "free")
+    assert code == 0, err
+    free = json.loads((tmp_path / "free" / "summary.json").read_text())["metrics"]
+    eps = free["noncoterminous"] - 1
+    code, out, err = run(capsys, "solve", *SYN, "--limit", "noncoterminous", f"{eps:,}", "--out", tmp_path / "lim")
+    sc = json.loads((tmp_path / "lim" / "summary.json").read_text())
+    assert sc["scenario"]["limits"] == {"noncoterminous": eps}
+    if code == 0:
+        assert sc["metrics"]["noncoterminous"] <= eps and sc["metrics"]["merges"] >= free["merges"]
+    else:
+        assert code == 2 and "infeasible" in out.lower()
+    code, out, err = run(capsys, "solve", *SYN, "--limit", "noncot", "5")
+    assert code == 1 and "'noncot' cannot be limited" in err
+
+
 def test_weighted_and_lexicographic_objectives(tmp_path, capsys):
     code, out, _ = run(capsys, "solve", "--dataset", "synthetic", "--units", "12", "--seed", "4", "--floor", "300000",
                        "--objective", "merges,moved", "--out", tmp_path / "lex")

@@ -177,7 +177,7 @@ def test_failing_and_timed_out_runs_are_recorded(inst, median, tmp_path, capsys)
         Run(Scenario(floor=median, objective="noncoterminous"), options=RunOptions(formulation="packing")),
         Run(Scenario(floor=1.2 * median, coterminosity="nested")),  # infeasible (proved, not an error)
         # the compact model needs far more than 1 s here: the time limit stops it
-        Run(Scenario(floor=1.2 * median, coterminosity="penalised"), options=RunOptions(time_limit=1)),
+        Run(Scenario(floor=1.2 * median, coterminosity="penalised"), options=RunOptions(time_limit=1, formulation="compact")),
         Run(Scenario(floor=0.8 * median, coterminosity="aligned")),
     ]
     res = run_sweep(inst, runs, tmp_path, workers=2, progress="log")
@@ -395,10 +395,18 @@ def test_pareto_frontier_points_are_checked():
         warnings.simplefilter("ignore")
         small = generate(12, seed=6, n_areas=4)
     floor = float(np.median(small.population))
-    table, plans = pareto_frontier(small, Scenario(floor=floor), return_plans=True)
+    table, plans = pareto_frontier(small, Scenario(floor=floor), method="weighted", return_plans=True)
     assert len(table) >= 3 and table["checked"].all() and table["efficient"].all()
     assert all(p.verdict.ok for p in plans)
     assert table["merges"].is_monotonic_increasing and table["noncoterminous"].is_monotonic_decreasing
     assert set(table["method"]) == {"lexicographic", "weighted"}
+    # the epsilon-constraint method finds every efficient point, so at least the weighted ones
+    eps, eplans = pareto_frontier(small, Scenario(floor=floor), return_plans=True)
+    assert set(eps["method"]) == {"epsilon"} and eps["efficient"].all() and all(p.verdict.ok for p in eplans)
+    assert set(zip(table["merges"], table["noncoterminous"])) <= set(zip(eps["merges"], eps["noncoterminous"]))
+    assert all(p.scenario.limits == (("noncoterminous", float(n)),) for p, n in zip(eplans[:-1], eps["limit"][:-1])
+               if n == n)
+    with pytest.warns(UserWarning, match="max_points"):
+        pareto_frontier(small, Scenario(floor=floor), max_points=2)
     with pytest.raises(ScenarioError, match="penalised"):
         pareto_frontier(small, Scenario(floor=floor, coterminosity="penalised"))
