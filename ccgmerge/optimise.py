@@ -854,6 +854,8 @@ def _solve_compact(inst: Instance, block: Block, scenario: Scenario, options: So
         together=[(idx[a], idx[b]) for a, b in sorted(scenario.together) if idx[a] in set(block.units)],
         apart=[(idx[a], idx[b]) for a, b in sorted(scenario.apart) if idx[a] in set(block.units)],
         contiguity=scenario.contiguity,
+        # aligned: an HWB holding a unit locked alone can never be merged whole
+        must_internal={int(inst.main_area_index[idx[c]]) for c in scenario.alone},
     )
     prob, x, members, _ = build_compact(d, name="compact")
     stages = _terms(scenario)

@@ -784,6 +784,17 @@ def test_aligned_pieces_plan_value_is_optimal(data):
     assert plan.bound is not None and plan.bound <= b.value + TOL, ctx
 
 
+@pytest.mark.parametrize("formulation", ["auto", "compact"])
+@pytest.mark.parametrize("objective", ["merges", WEIGHTED])
+def test_regression_aligned_hwb_with_a_unit_locked_alone(formulation, objective):
+    # U0 (H0) is locked alone, so H0 can never be merged whole: {U1, U2} would cross into H1
+    # without all of H0, and U2 (H1) cannot reach the floor alone. Was NO_SOLUTION (a plan
+    # breaking the aligned rule) instead of INFEASIBLE.
+    inst = build([2, 3, 1], [(0, 1), (1, 2)], [(0, "H0", 2), (1, "H0", 3), (2, "H1", 1)])
+    assert_matches_brute(inst, Scenario(floor=2, coterminosity="aligned", objective=objective, alone={"U0"}),
+                         formulation=formulation)
+
+
 @st.composite
 def split_hwb_cases(draw, min_units: int = 4, max_units: int = 8) -> Case:
     """Tiny instances with at least one HWB (by main HWB) in several pieces: H0
