@@ -473,8 +473,8 @@ class _NodeResult:
     n_cands: int
 
 
-def _aligned_block(inst: Instance, block: Block, F: int) -> _AlignedBlock:
-    main = inst.main_area_index
+def _aligned_block(inst: Instance, block: Block, F: int, area_of: np.ndarray | None = None) -> _AlignedBlock:
+    main = inst.main_area_index if area_of is None else area_of
     areas = sorted({int(main[i]) for i in block.units})
     local = {a: k for k, a in enumerate(areas)}
     area_units: list[list[int]] = [[] for _ in areas]
@@ -483,7 +483,7 @@ def _aligned_block(inst: Instance, block: Block, F: int) -> _AlignedBlock:
     counts = np.bincount(np.asarray(main, dtype=np.int64), minlength=max(areas) + 1)
     for a, us in zip(areas, area_units):  # precondition: every HWB wholly in this block
         if len(us) != counts[a]:
-            raise cand.CandidateLimitError(f"HWB {inst.area_codes[a]} is split across components")
+            raise cand.CandidateLimitError(f"HWB {inst.area_codes[a] if a < inst.n_areas else a} is split across components")
     unit_area = {i: h for h, us in enumerate(area_units) for i in us}
     pop = inst.population
     pieces = [_pieces(inst, us) for us in area_units]
@@ -583,6 +583,18 @@ def _aligned_children(inst: Instance, ab: _AlignedBlock, node: _Node, noninterna
     return sorted(out, key=lambda n: any(len(_pieces(inst, [i for h in c for i in ab.area_units[h]])) > 1 for c in n.cores))
 
 
+def _piece_relaxation(inst, ab: _AlignedBlock, block: Block, scenario, options, deadline, limit, key) -> _NodeResult:
+    """The packing model with each piece of a split HWB taken as an HWB of its own."""
+    piece_of = np.array(inst.main_area_index, dtype=np.int64)
+    extra = max(inst.n_areas, int(piece_of.max()) + 1)
+    for h in ab.split:
+        for p in ab.pieces[h][1:]:
+            piece_of[p] = extra
+            extra += 1
+    pab = _aligned_block(inst, block, scenario.floor_population, area_of=piece_of)
+    return _aligned_node(inst, pab, block, _Node(frozenset(), frozenset()), scenario, options, deadline, limit, key)
+
+
 def _lex_cmp(a: Sequence[float], b: Sequence[float]) -> int:
     for x, y in zip(a, b):
         tol = 1e-6 * max(1.0, abs(x), abs(y))
@@ -640,9 +652,23 @@ def _solve_aligned(inst: Instance, block: Block, scenario: Scenario, options: So
 
     first = visit(root)
     nodes = 1
+    floor_vals = None  # lex optimum of the piece relaxation (None: not solved yet / unknown)
+    pieces_tried = False
     while heap:
         vals, _, node, rec = heapq.heappop(heap)
-        if best is not None and _lex_cmp(vals, best.stages.values) >= 0:
+        if best is not None and _lex_cmp(vals, best.stages.values) < 0 and not pieces_tried:
+            # Before solving more nodes, a second relaxation taking each piece of a split
+            # HWB as an HWB of its own: its optimum bounds every plan, and its plan may
+            # meet every rule.
+            pieces_tried = True
+            nodes += 1
+            prec = _piece_relaxation(inst, ab, block, scenario, options, deadline, limit, key)
+            if prec.stages.status is Status.OPTIMAL and len(prec.stages.values) == len(stages):
+                floor_vals = prec.stages.values
+                if prec.groups is not None and _lex_cmp(floor_vals, best.stages.values) < 0:
+                    best = prec
+        if best is not None and (_lex_cmp(vals, best.stages.values) >= 0
+                                 or (floor_vals is not None and _lex_cmp(best.stages.values, floor_vals) <= 0)):
             heap.clear()  # every open node is no better than the best plan
             break
         if deadline is not None and time.perf_counter() > deadline:
