@@ -93,7 +93,6 @@ class PackingData:
     area_nb: list[list[int]] = field(default_factory=list)
     internal_ok: list[bool] = field(default_factory=list)
     must_internal: set[int] = field(default_factory=set)
-    must_cover: list[int] = field(default_factory=list)
 
 
 def add_packing_rows(prob, y, data: PackingData, s=None, z=None):
@@ -121,8 +120,6 @@ def add_packing_rows(prob, y, data: PackingData, s=None, z=None):
                 arows.setdefault(h, []).append(z[k])
         for h in range(data.n_areas):
             prob += pulp.lpSum(arows.get(h, [])) + s[h] <= 1, f"area_pack_{h}"
-        for h in data.must_cover:  # an HWB in pieces cannot be absorbed: it lies in a chosen union
-            prob += pulp.lpSum(arows.get(h, [])) + s[h] >= 1, f"area_cover_{h}"
 
 
 def add_aligned_absorption(prob, s, data: PackingData):

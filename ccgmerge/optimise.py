@@ -36,6 +36,7 @@ Examples
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ from .instance import Instance
 from .model import (CompactData, LabelledData, PackingData, PartitionData, add_label_separator_cuts, add_separator_cuts,
                     build_compact, build_labelled, build_packing, build_partition, partition_objective)
 from .plan import Infeasibility, Plan, Status, objective_value, plan_metrics
+from .rules import aligned_ok, floor_met, groups_connected
 from .scenario import Coterminosity, Objective, Scenario
 from .solvers import SolverOptions, solver_version
 from .solvers import run as _run
@@ -370,183 +372,362 @@ def _values(inst: Instance, stage, members_root) -> float:
     return val
 
 
-def _solve_packing(inst: Instance, block: Block, scenario: Scenario, options: SolverOptions, deadline, limit,
-                   area_of: np.ndarray | None = None, bound_only: bool = False) -> _BlockResult:
-    t0 = time.perf_counter()
-    F = scenario.floor_population
-    pop = inst.population
-    w = pop.tolist()
-    nb = inst.neighbours
-    units = block.units
-    stages = _terms(scenario)
-    aligned = scenario.coterminosity is Coterminosity.ALIGNED
-    key = [(int(pop[i]), -i) for i in range(inst.n_units)]
+@dataclass
+class _Stages:
+    """The packing model solved stage by stage: min-form optimum of each stage
+    solved (``values``), the first stage's solver bound, the chosen candidates."""
+
+    status: Status
+    values: list[float]
+    bound: float | None
+    chosen_y: list[int]
+    chosen_z: list[int]
+    internal: list[int]
+    detail: str = ""
+    n_vars: int = 0
+    n_cons: int = 0
+
+
+def _packing_stages(inst: Instance, data: PackingData, stages, options: SolverOptions, deadline, key) -> _Stages:
+    """Solve the packing model of ``data`` for each objective stage in turn, each
+    later stage holding the earlier optima."""
 
     def root_of(S):
         return max(S, key=lambda i: key[i])
 
-    data = PackingData(units=units, cands=[], values=[])
-    if not aligned:
-        data.cands = cand.minimal_sets(nb, w, F, nodes=units, limit=limit)
-    else:
-        main = inst.main_area_index if area_of is None else area_of
-        areas = sorted({int(main[i]) for i in units})
-        local = {a: k for k, a in enumerate(areas)}
-        area_units = [[] for _ in areas]
-        for i in units:
-            area_units[local[int(main[i])]].append(i)
-        # precondition: every HWB wholly in this block
-        all_area_units: dict[int, int] = {}
-        for i, a in enumerate(main):
-            all_area_units[int(a)] = all_area_units.get(int(a), 0) + 1
-        for a, us in zip(areas, area_units):
-            if len(us) != all_area_units[a]:
-                raise cand.CandidateLimitError(f"HWB {inst.area_codes[a] if a < inst.n_areas else a} is split across components")
-        data.aligned = True
-        data.n_areas = len(areas)
-        data.area_units = area_units
-        apop = [int(pop[us].sum()) for us in area_units]
-        pieces = [_pieces(inst, us) for us in area_units]
-        data.internal_ok = [all(int(pop[p].sum()) >= F for p in ps) for ps in pieces]
-        split_areas = any(len(ps) > 1 for ps in pieces)
-        for h, us in enumerate(area_units):
-            if data.internal_ok[h]:
-                cs = cand.minimal_sets(nb, w, F, nodes=us, limit=limit)
-                data.cands += cs
-                data.cand_area += [h] * len(cs)
-        anb = [set() for _ in areas]
-        for i in units:
-            for j in nb[i]:
-                a, b = local[int(main[i])], local[int(main[j])]
-                if a != b:
-                    anb[a].add(b)
-        data.area_nb = [sorted(s) for s in anb]
-        amax = [max(us, key=lambda i: key[i]) for us in area_units]
-        # With an HWB in several pieces, a union of HWBs must also be connected unit by
-        # unit, and such an HWB cannot be absorbed later: it must lie in a chosen union.
-        # Its candidates grow from each minimal set of (at most 3) HWBs that joins its
-        # pieces. The plan this builds need not be optimal: its bound comes from a
-        # relaxation that treats each piece as an HWB of its own (below).
-        split = [h for h, ps in enumerate(pieces) if len(ps) > 1]
-        uses_moved = any(t is Objective.MOVED and wt > 0 for st in stages for t, wt in st)
-        multi = {h for h, ps in enumerate(pieces) if len(ps) > 1}
-        valid = (lambda hs: not multi.intersection(hs) or _is_connected_units(inst, [i for h in hs for i in area_units[h]])) if multi else None
-        if uses_moved:
-            rs = cand.rooted_sets(data.area_nb, apop, F, limit=limit, key=[key[r] for r in amax])
-            data.area_cands = [S for _, S in rs if valid is None or valid(S)]
-        else:
-            data.area_cands = [S for S in cand.minimal_sets(data.area_nb, apop, F, limit=limit) if valid is None or valid(S)]
-        for h in split:
-            connectors = _connectors(inst, h, data.area_nb, area_units)
-            known = set(data.area_cands)
-            for X in connectors:
-                for C in cand.supersets_from_seed((h, *X), lambda u: True, data.area_nb, apop, F):
-                    if C not in known and (valid is None or valid(C)):
-                        known.add(C)
-                        data.area_cands.append(C)
-        data.must_cover = split
-        data.below = [S for S, _ in cand.connected_subsets_below(data.area_nb, apop, F, limit=limit)]
-    t_enum = time.perf_counter() - t0
-
-    def unit_sets_of(k_area):
-        return [i for h in data.area_cands[k_area] for i in data.area_units[h]]
-
-    chosen_y: list[int] = []
-    chosen_z: list[int] = []
-    internal: list[int] = []
-    status, value, bound = Status.OPTIMAL, None, None
-    detail = ""
-    n_vars = n_cons = 0
+    res = _Stages(Status.OPTIMAL, [], None, [], [], [])
+    area_roots = [root_of([i for h in C for i in data.area_units[h]]) for C in data.area_cands]
     prob_constraints = []
     for si, stage in enumerate(stages):
         data.values = [_values(inst, stage, root_of(S)) for S in data.cands]
-        if aligned:
-            amax_units = [max(unit_sets_of(k), key=lambda i: key[i]) for k in range(len(data.area_cands))]
-            data.area_values = [_values(inst, stage, r) for r in amax_units]
+        data.area_values = [_values(inst, stage, r) for r in area_roots]
         prob, y, s, z = build_packing(data, name=f"packing_{si}")
         for expr, rhs in prob_constraints:
             prob += expr(y, z) <= rhs
-        n_vars, n_cons = len(prob.variables()), len(prob.constraints)
+        res.n_vars, res.n_cons = len(prob.variables()), len(prob.constraints)
         left = None if deadline is None else max(1.0, deadline - time.perf_counter())
         out = run(prob, options, left, integral=all(float(v).is_integer() for v in data.values + data.area_values))
-        detail = out.detail
+        res.detail = out.detail
         if out.status is Status.INFEASIBLE:
-            return _BlockResult(None, Status.INFEASIBLE, None, None, "packing", time.perf_counter() - t0, detail, n_vars, n_cons)
+            res.status = Status.INFEASIBLE
+            return res
         if out.objective is None:
             if si == 0:
-                return _BlockResult(None, Status.NO_SOLUTION, None, out.bound, "packing", time.perf_counter() - t0, detail, n_vars, n_cons)
+                res.status, res.bound = Status.NO_SOLUTION, out.bound
+                return res
             break  # keep the previous stage's plan
-        chosen_y = [k for k, v in enumerate(y) if v.varValue is not None and v.varValue > 0.5]
-        chosen_z = [k for k, v in enumerate(z or []) if v.varValue is not None and v.varValue > 0.5]
-        internal = [h for h in range(data.n_areas) if (s[h] if isinstance(s[h], int) else round(s[h].varValue or 0)) == 1] if aligned else []
+        res.chosen_y = [k for k, v in enumerate(y) if v.varValue is not None and v.varValue > 0.5]
+        res.chosen_z = [k for k, v in enumerate(z or []) if v.varValue is not None and v.varValue > 0.5]
+        res.internal = [h for h in range(data.n_areas) if (s[h] if isinstance(s[h], int) else round(s[h].varValue or 0)) == 1] if data.aligned else []
+        res.values.append(out.objective)
         if si == 0:
-            value, bound = out.objective, out.bound
-            status = out.status
-        elif out.status is not Status.OPTIMAL and status is Status.OPTIMAL:
-            status = Status.FEASIBLE
+            res.bound, res.status = out.bound, out.status
+        elif out.status is not Status.OPTIMAL and res.status is Status.OPTIMAL:
+            res.status = Status.FEASIBLE
         if si + 1 < len(stages):
-            vals = list(data.values)
-            avals = list(data.area_values)
+            vals, avals = list(data.values), list(data.area_values)
             target = out.objective + 1e-6 * max(1.0, abs(out.objective))
 
             def expr(y, z, vals=vals, avals=avals):
                 return pulp.lpSum(-v * y[k] for k, v in enumerate(vals)) + pulp.lpSum(-v * z[k] for k, v in enumerate(avals))
             prob_constraints.append((expr, target))
-    if bound_only:
-        return _BlockResult(None, status, value, bound, "packing", time.perf_counter() - t0, detail, n_vars, n_cons)
-    if aligned and data.must_cover and value is not None:
-        # The plan above grows the split HWB's unions from the minimal sets joining its
-        # pieces (at most 3 HWBs); the bound comes from a relaxation that treats each
-        # piece as an HWB of its own, so a plan is called optimal only if it meets it.
-        piece_of = np.array(inst.main_area_index, dtype=np.int64)
-        extra = inst.n_areas
-        for h in data.must_cover:
-            for p in _pieces(inst, data.area_units[h])[1:]:
-                piece_of[p] = extra
-                extra += 1
-        relax = _solve_packing(inst, block, scenario, options, deadline, limit, area_of=piece_of, bound_only=True)
-        if relax.bound is None:
-            bound, status = None, Status.FEASIBLE
-        else:
-            bound = min(relax.bound, value)
-            if abs(value - bound) > 1e-6 * max(1.0, abs(value)) and status is Status.OPTIMAL:
-                status = Status.FEASIBLE
-        detail += f"; split-HWB relaxation bound {relax.bound}"
+    return res
+
+
+def _solve_packing(inst: Instance, block: Block, scenario: Scenario, options: SolverOptions, deadline, limit) -> _BlockResult:
+    if scenario.coterminosity is Coterminosity.ALIGNED:
+        return _solve_aligned(inst, block, scenario, options, deadline, limit)
+    t0 = time.perf_counter()
+    F = scenario.floor_population
+    units = block.units
+    key = [(int(p), -i) for i, p in enumerate(inst.population)]
+    data = PackingData(units=units, cands=cand.minimal_sets(inst.neighbours, inst.population.tolist(), F, nodes=units, limit=limit),
+                       values=[])
+    t_enum = time.perf_counter() - t0
+    r = _packing_stages(inst, data, _terms(scenario), options, deadline, key)
+    if not r.values:
+        status = Status.INFEASIBLE if r.status is Status.INFEASIBLE else Status.NO_SOLUTION
+        return _BlockResult(None, status, None, r.bound, "packing", time.perf_counter() - t0, r.detail, r.n_vars, r.n_cons)
     # build the partition
-    groups = [sorted(data.cands[k]) for k in chosen_y]
-    if not aligned:
-        full = _absorb(inst, groups, units)
-        if full is None:  # only with a non-optimal packing that left a piece uncovered
-            full = _complete(inst, groups, units, data, F)
-    else:
-        full = _assemble_aligned(inst, data, chosen_y, chosen_z, internal, F)
+    groups = [sorted(data.cands[k]) for k in r.chosen_y]
+    full = _absorb(inst, groups, units)
+    if full is None:  # only with a non-optimal packing that left a piece uncovered
+        full = _complete(inst, groups, units, data, F)
     if full is None:
         raise cand.CandidateLimitError("the packing solution could not be completed into a plan")
-    return _BlockResult(full, status if full is not None else Status.NO_SOLUTION, value, bound,
-                        "packing", time.perf_counter() - t0, f"{detail}; {len(data.cands) + len(data.area_cands)} candidates, enumeration {t_enum:.2f} s",
-                        n_vars, n_cons)
+    return _BlockResult(full, r.status, r.values[0], r.bound, "packing", time.perf_counter() - t0,
+                        f"{r.detail}; {len(data.cands)} candidates, enumeration {t_enum:.2f} s", r.n_vars, r.n_cons)
 
 
-def _connectors(inst: Instance, h: int, area_nb, area_units, max_size: int = 3) -> list[tuple[int, ...]]:
-    """Minimal sets X of HWBs (at most ``max_size``) such that HWB h with X is
-    connected unit by unit; more would need the compact model."""
-    from itertools import combinations
+# ---------------------------------------------------------------------------
+# aligned mode: packing inside HWBs and over unions of whole HWBs, with a search
+# over the unions that hold the HWBs in several pieces
+# ---------------------------------------------------------------------------
+#: most nodes of the split-HWB search before the block goes to the compact model
+_ALIGNED_NODE_LIMIT = 2000
 
-    near = set(area_nb[h])
-    for _ in range(max_size - 1):
-        near |= {b for a in near for b in area_nb[a]}
-    near.discard(h)
-    near = sorted(near)
-    found: list[tuple[int, ...]] = []
-    for k in range(1, max_size + 1):
-        for X in combinations(near, k):
-            if any(set(f) <= set(X) for f in found):
-                continue
-            if _is_connected_units(inst, [i for a in (h, *X) for i in area_units[a]]):
-                found.append(X)
-    if not found:
-        raise cand.CandidateLimitError(f"HWB {inst.area_codes[h]} needs more than {max_size} HWBs to join its pieces")
-    return found
+
+@dataclass
+class _AlignedBlock:
+    """What the nodes of one aligned block share (HWBs by block-local id)."""
+
+    areas: list[int]  # global HWB index of each local HWB
+    area_units: list[list[int]]
+    pieces: list[list[list[int]]]  # connected pieces of each HWB's units
+    internal_ok: list[bool]  # every piece reaches the floor: the HWB may be divided internally
+    area_nb: list[list[int]]
+    unit_area: dict[int, int]
+    split: list[int]  # HWBs in several pieces
+    cands: dict[int, list[tuple[int, ...]]]  # minimal groups inside each HWB (filled on demand)
+
+
+@dataclass(frozen=True)
+class _Node:
+    """A node of the split-HWB search: ``cores`` are sets of HWBs each known to lie
+    whole in one union group (so never divided internally), ``internal`` split
+    HWBs known to be divided internally. Split HWBs in neither are free."""
+
+    cores: frozenset[frozenset[int]]
+    internal: frozenset[int]
+
+
+@dataclass
+class _NodeResult:
+    stages: _Stages
+    groups: list[list[int]] | None  # the model's plan when it meets every rule
+    noninternal: set[int]  # free split HWBs the model merged whole
+    n_cands: int
+
+
+def _aligned_block(inst: Instance, block: Block, F: int, area_of: np.ndarray | None = None) -> _AlignedBlock:
+    main = inst.main_area_index if area_of is None else area_of
+    areas = sorted({int(main[i]) for i in block.units})
+    local = {a: k for k, a in enumerate(areas)}
+    area_units: list[list[int]] = [[] for _ in areas]
+    for i in block.units:
+        area_units[local[int(main[i])]].append(i)
+    counts = np.bincount(np.asarray(main, dtype=np.int64), minlength=max(areas) + 1)
+    for a, us in zip(areas, area_units):  # precondition: every HWB wholly in this block
+        if len(us) != counts[a]:
+            raise cand.CandidateLimitError(f"HWB {inst.area_codes[a] if a < inst.n_areas else a} is split across components")
+    unit_area = {i: h for h, us in enumerate(area_units) for i in us}
+    pop = inst.population
+    pieces = [_pieces(inst, us) for us in area_units]
+    anb: list[set[int]] = [set() for _ in areas]
+    for i in block.units:
+        for j in inst.neighbours[i]:
+            if unit_area[i] != unit_area[j]:
+                anb[unit_area[i]].add(unit_area[j])
+    return _AlignedBlock(areas, area_units, pieces, [all(int(pop[p].sum()) >= F for p in ps) for ps in pieces],
+                         [sorted(s) for s in anb], unit_area, [h for h, ps in enumerate(pieces) if len(ps) > 1], {})
+
+
+def _aligned_node_data(inst: Instance, ab: _AlignedBlock, node: _Node, F: int, limit, rooted: bool, key) -> PackingData:
+    """The packing model of a node: each core becomes one HWB that may only join
+    a union whole; split HWBs (cores included) count as connected at HWB level,
+    which relaxes the node unless every core is connected unit by unit and every
+    free split HWB stays internal."""
+    w = inst.population.tolist()
+    incore = {h for c in node.cores for h in c}
+    supers = sorted([tuple(sorted(c)) for c in node.cores] + [(h,) for h in range(len(ab.areas)) if h not in incore])
+    sid = {h: k for k, t in enumerate(supers) for h in t}
+    data = PackingData(units=[i for us in ab.area_units for i in us], cands=[], values=[], aligned=True, n_areas=len(supers))
+    data.area_units = [sorted(i for h in t for i in ab.area_units[h]) for t in supers]
+    data.internal_ok = [t[0] not in incore and ab.internal_ok[t[0]] for t in supers]
+    data.must_internal = {sid[h] for h in node.internal}
+    for k, t in enumerate(supers):
+        if data.internal_ok[k]:
+            h = t[0]
+            if h not in ab.cands:
+                ab.cands[h] = cand.minimal_sets(inst.neighbours, w, F, nodes=ab.area_units[h], limit=limit)
+            data.cands += ab.cands[h]
+            data.cand_area += [k] * len(ab.cands[h])
+    data.area_nb = [sorted({sid[b] for h in t for b in ab.area_nb[h]} - {k}) for k, t in enumerate(supers)]
+    apop = [int(inst.population[us].sum()) for us in data.area_units]
+    if rooted:
+        amax = [max(us, key=lambda i: key[i]) for us in data.area_units]
+        data.area_cands = [S for _, S in cand.rooted_sets(data.area_nb, apop, F, limit=limit, key=[key[r] for r in amax])]
+    else:
+        data.area_cands = cand.minimal_sets(data.area_nb, apop, F, limit=limit)
+    data.below = [S for S, _ in cand.connected_subsets_below(data.area_nb, apop, F, limit=limit)]
+    return data
+
+
+def _aligned_plan_ok(inst: Instance, groups: list[list[int]], units: Sequence[int], scenario: Scenario) -> bool:
+    if sorted(i for g in groups for i in g) != sorted(units):
+        return False
+    return not (groups_connected(inst, groups, scenario) or floor_met(inst, groups, scenario) or aligned_ok(inst, groups, scenario))
+
+
+def _aligned_node(inst, ab: _AlignedBlock, block: Block, node: _Node, scenario, options, deadline, limit, key) -> _NodeResult:
+    F = scenario.floor_population
+    stages = _terms(scenario)
+    rooted = any(t is Objective.MOVED and w > 0 for st in stages for t, w in st)
+    data = _aligned_node_data(inst, ab, node, F, limit, rooted, key)
+    r = _packing_stages(inst, data, stages, options, deadline, key)
+    groups, noninternal = None, set()
+    if r.values:
+        full = _assemble_aligned(inst, data, r.chosen_y, r.chosen_z, r.internal, F)
+        if full is not None and _aligned_plan_ok(inst, full, block.units, scenario):
+            groups = full
+        internal = {ab.unit_area[data.area_units[k][0]] for k in r.internal}  # cores are never internal
+        incore = {h for c in node.cores for h in c}
+        noninternal = {h for h in ab.split if h not in incore and h not in node.internal and h not in internal}
+    return _NodeResult(r, groups, noninternal, len(data.cands) + len(data.area_cands))
+
+
+def _aligned_children(inst: Instance, ab: _AlignedBlock, node: _Node, noninternal: set[int]) -> list[_Node] | None:
+    """Nodes covering every plan of ``node``, branching on one disconnected core (or
+    free split HWB the model merged whole) and its piece Q with the fewest
+    neighbouring HWBs: a connected union holding the core also holds an HWB
+    next to Q (or, for a free split HWB, the HWB stays internal). None when
+    nothing is disconnected."""
+    best = None
+    options = [(c, False) for c in sorted(node.cores, key=sorted)] + [(frozenset({h}), True) for h in sorted(noninternal)]
+    for core, free in options:
+        ps = _pieces(inst, [i for h in sorted(core) for i in ab.area_units[h]])
+        if len(ps) <= 1:
+            continue
+        for Q in ps:
+            nbrs = sorted({ab.unit_area[j] for i in Q for j in inst.neighbours[i] if j in ab.unit_area} - core - node.internal)
+            if best is None or len(nbrs) < len(best[2]):
+                best = (core, free, nbrs)
+    if best is None:
+        return None
+    core, free, nbrs = best
+    out = [_Node(node.cores - {core}, node.internal | core)] if free else []
+    for b in nbrs:
+        grown = set(core) | {b}
+        rest = set()
+        for c in node.cores - {core}:
+            if b in c:
+                grown |= c
+            else:
+                rest.add(c)
+        out.append(_Node(frozenset(rest | {frozenset(grown)}), node.internal))
+    # first the nodes whose cores are all connected: their models are exact
+    return sorted(out, key=lambda n: any(len(_pieces(inst, [i for h in c for i in ab.area_units[h]])) > 1 for c in n.cores))
+
+
+def _piece_relaxation(inst, ab: _AlignedBlock, block: Block, scenario, options, deadline, limit, key) -> _NodeResult:
+    """The packing model with each piece of a split HWB taken as an HWB of its own."""
+    piece_of = np.array(inst.main_area_index, dtype=np.int64)
+    extra = max(inst.n_areas, int(piece_of.max()) + 1)
+    for h in ab.split:
+        for p in ab.pieces[h][1:]:
+            piece_of[p] = extra
+            extra += 1
+    pab = _aligned_block(inst, block, scenario.floor_population, area_of=piece_of)
+    return _aligned_node(inst, pab, block, _Node(frozenset(), frozenset()), scenario, options, deadline, limit, key)
+
+
+def _lex_cmp(a: Sequence[float], b: Sequence[float]) -> int:
+    for x, y in zip(a, b):
+        tol = 1e-6 * max(1.0, abs(x), abs(y))
+        if x < y - tol:
+            return -1
+        if x > y + tol:
+            return 1
+    return 0
+
+
+def _solve_aligned(inst: Instance, block: Block, scenario: Scenario, options: SolverOptions, deadline, limit) -> _BlockResult:
+    """Aligned mode, exact also when HWBs lie in several pieces.
+
+    A union holding such an HWB must hold HWBs joining its pieces. Each node of a
+    best-first search fixes sets of HWBs (cores) that lie whole in one union and
+    solves the packing model with every core as one HWB counted as connected:
+    a relaxation of the node (an upper bound on what it retains), exact when its
+    plan meets every rule. Otherwise the node branches on a disconnected core:
+    the union holding it also holds an HWB next to one of its pieces. Nodes whose
+    bound is no better than the best plan are pruned, so the best plan is optimal
+    when the search ends.
+    """
+    t0 = time.perf_counter()
+    F = scenario.floor_population
+    stages = _terms(scenario)
+    key = [(int(p), -i) for i, p in enumerate(inst.population)]
+    ab = _aligned_block(inst, block, F)
+    root = _Node(frozenset(frozenset({h}) for h in ab.split if not ab.internal_ok[h]), frozenset())
+    best: _NodeResult | None = None
+    proven = True
+    open_bounds: list[float] = []  # first-stage bounds of nodes left unsolved
+    heap: list = []
+    seen = {root}
+    count = [0]
+
+    def visit(node: _Node) -> _NodeResult:
+        nonlocal best, proven
+        rec = _aligned_node(inst, ab, block, node, scenario, options, deadline, limit, key)
+        r = rec.stages
+        exact = r.status is Status.OPTIMAL and len(r.values) == len(stages)
+        if not r.values:
+            if r.status is not Status.INFEASIBLE:  # stopped without a plan: the node stays open
+                proven = False
+                open_bounds.append(-np.inf if r.bound is None else r.bound)
+            return rec
+        if rec.groups is not None and (best is None or _lex_cmp(r.values, best.stages.values) < 0):
+            best = rec
+        if not exact:
+            proven = False
+            open_bounds.append(-np.inf if r.bound is None else r.bound)
+        elif rec.groups is None:
+            heapq.heappush(heap, (tuple(r.values), count[0], node, rec))
+            count[0] += 1
+        return rec
+
+    first = visit(root)
+    nodes = 1
+    floor_vals = None  # lex optimum of the piece relaxation (None: not solved yet / unknown)
+    pieces_tried = False
+    while heap:
+        vals, _, node, rec = heapq.heappop(heap)
+        if best is not None and _lex_cmp(vals, best.stages.values) < 0 and not pieces_tried:
+            # Before solving more nodes, a second relaxation taking each piece of a split
+            # HWB as an HWB of its own: its optimum bounds every plan, and its plan may
+            # meet every rule.
+            pieces_tried = True
+            nodes += 1
+            prec = _piece_relaxation(inst, ab, block, scenario, options, deadline, limit, key)
+            if prec.stages.status is Status.OPTIMAL and len(prec.stages.values) == len(stages):
+                floor_vals = prec.stages.values
+                if prec.groups is not None and _lex_cmp(floor_vals, best.stages.values) < 0:
+                    best = prec
+        if best is not None and (_lex_cmp(vals, best.stages.values) >= 0
+                                 or (floor_vals is not None and _lex_cmp(best.stages.values, floor_vals) <= 0)):
+            heap.clear()  # every open node is no better than the best plan
+            break
+        if deadline is not None and time.perf_counter() > deadline:
+            proven = False
+            open_bounds += [vals[0]] + [e[0][0] for e in heap]
+            break
+        if rec is None:  # a child waiting with its parent's bound: solve it now
+            nodes += 1
+            visit(node)
+            continue
+        children = _aligned_children(inst, ab, node, rec.noninternal)
+        if children is None:
+            raise cand.CandidateLimitError("the aligned packing solution could not be completed into a plan")
+        for child in children:
+            if child not in seen:
+                seen.add(child)
+                if len(seen) > _ALIGNED_NODE_LIMIT:
+                    raise cand.CandidateLimitError(f"more than {_ALIGNED_NODE_LIMIT} nodes in the split-HWB search")
+                heapq.heappush(heap, (vals, count[0], child, None))
+                count[0] += 1
+    secs = time.perf_counter() - t0
+    r0 = first.stages
+    detail = (f"{r0.detail}; {first.n_cands} candidates" + (f"; split-HWB search {nodes} nodes" if ab.split else ""))
+    if best is None:
+        if proven:
+            return _BlockResult(None, Status.INFEASIBLE, None, None, "packing", secs, detail, r0.n_vars, r0.n_cons)
+        return _BlockResult(None, Status.NO_SOLUTION, None, min(open_bounds, default=None), "packing", secs, detail,
+                            r0.n_vars, r0.n_cons)
+    value = best.stages.values[0]
+    bound = min([value] + open_bounds)
+    status = Status.OPTIMAL if proven else Status.FEASIBLE
+    return _BlockResult(best.groups, status, value, None if bound == -np.inf else bound, "packing", secs, detail,
+                        r0.n_vars, r0.n_cons)
 
 
 def _is_connected_units(inst: Instance, members) -> bool:
@@ -866,6 +1047,8 @@ def _solve_compact(inst: Instance, block: Block, scenario: Scenario, options: So
         together=[(idx[a], idx[b]) for a, b in sorted(scenario.together) if idx[a] in set(block.units)],
         apart=[(idx[a], idx[b]) for a, b in sorted(scenario.apart) if idx[a] in set(block.units)],
         contiguity=scenario.contiguity,
+        # aligned: an HWB holding a unit locked alone can never be merged whole
+        must_internal={int(inst.main_area_index[idx[c]]) for c in scenario.alone},
     )
     prob, x, members, _ = build_compact(d, name="compact")
     if len(set(inst._baseline)) != inst.n_units:

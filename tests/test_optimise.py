@@ -737,10 +737,44 @@ def test_regression_aligned_hwb_across_components(formulation):
 
 
 @xfail_bug("aligned_pieces")
-def test_regression_aligned_hwb_in_pieces():
+@pytest.mark.parametrize("formulation", ["auto", "packing"])
+def test_regression_aligned_hwb_in_pieces(formulation):
     # U0 (H1) is the hub of a star whose leaves U1..U5 are H0, so H0 is in five pieces;
     # at floor 2 the only feasible plan is one group of everything
-    assert_matches_brute(build(*_STAR), Scenario(floor=2, coterminosity="aligned"), formulation="auto")
+    assert_matches_brute(build(*_STAR), Scenario(floor=2, coterminosity="aligned"), formulation=formulation)
+
+
+# A miniature of Warwickshire at 200k: HWB W is in two pieces, W1 (188, below the floor)
+# and W2 (259), joined only through Coventry (C), Solihull (S) or Birmingham (B1, B2).
+# Taking each piece as an HWB of its own gives 4 groups (W2; W1 + B; C; S), but a union
+# holding W must hold C or S as well: 3 groups is optimal.
+_WARKS = ([188, 259, 424, 207, 199, 721], [(0, 2), (1, 2), (0, 3), (1, 3), (0, 5), (4, 5), (3, 5), (3, 4)],
+          [(0, "W", 188), (1, "W", 259), (2, "C", 424), (3, "S", 207), (4, "B", 199), (5, "B", 721)])
+
+
+@pytest.mark.parametrize("objective", ["merges", "moved", ("merges", "moved")])
+@pytest.mark.parametrize("formulation", ["auto", "packing"])
+def test_aligned_split_hwb_joined_through_neighbours(formulation, objective):
+    plan = assert_matches_brute(build(*_WARKS), Scenario(floor=200, coterminosity="aligned", objective=objective),
+                                formulation=formulation)
+    assert plan.formulation == "packing"
+    assert len(plan.groups) == 3
+
+
+@pytest.mark.parametrize("floor", [100, 150, 200, 260, 300, 500])
+def test_aligned_split_hwb_that_may_stay_internal(floor):
+    # every piece of W reaches floors up to 188: W may then be divided along its pieces
+    assert_matches_brute(build(*_WARKS), Scenario(floor=floor, coterminosity="aligned"), formulation="packing")
+
+
+def test_aligned_two_split_hwbs_share_a_union():
+    # a ring W1 - X1 - W2 - X2 - W1 with a hub Y joined to all: W and X are both in two
+    # pieces, and at floor 25 W, X and possibly Y must meet in one union
+    pops = [10, 6, 10, 6, 12]
+    inst = build(pops, [(0, 1), (1, 2), (2, 3), (3, 0), (4, 0), (4, 1), (4, 2), (4, 3)],
+                 [(0, "W", 10), (1, "X", 6), (2, "W", 10), (3, "X", 6), (4, "Y", 12)])
+    for floor in (5, 12, 20, 25, 33, 45):
+        assert_matches_brute(inst, Scenario(floor=floor, coterminosity="aligned"), formulation="packing")
 
 
 @hsettings(25)
@@ -767,6 +801,84 @@ def test_aligned_pieces_plan_value_is_optimal(data):
     assert plan.status in (Status.OPTIMAL, Status.FEASIBLE) and plan.verdict.ok, f"{plan.status}{ctx}"
     assert stage_values(sc, metrics_of(case.inst, plan.groups, sc)) == pytest.approx(b.stages), ctx
     assert plan.bound is not None and plan.bound <= b.value + TOL, ctx
+
+
+@pytest.mark.parametrize("formulation", ["auto", "compact"])
+@pytest.mark.parametrize("objective", ["merges", WEIGHTED])
+def test_regression_aligned_hwb_with_a_unit_locked_alone(formulation, objective):
+    # U0 (H0) is locked alone, so H0 can never be merged whole: {U1, U2} would cross into H1
+    # without all of H0, and U2 (H1) cannot reach the floor alone. Was NO_SOLUTION (a plan
+    # breaking the aligned rule) instead of INFEASIBLE.
+    inst = build([2, 3, 1], [(0, 1), (1, 2)], [(0, "H0", 2), (1, "H0", 3), (2, "H1", 1)])
+    assert_matches_brute(inst, Scenario(floor=2, coterminosity="aligned", objective=objective, alone={"U0"}),
+                         formulation=formulation)
+
+
+@st.composite
+def split_hwb_cases(draw, min_units: int = 4, max_units: int = 8) -> Case:
+    """Tiny instances with at least one HWB (by main HWB) in several pieces: H0
+    holds two units that are not adjacent, plus any units that keep it in
+    pieces; the others are spread over H1-H3 (which may be in pieces too). Some
+    units straddle two HWBs (their smaller share elsewhere)."""
+    n = draw(st.integers(min_units, max_units))
+    pops = draw(st.lists(st.integers(1, 100), min_size=n, max_size=n))
+    order = draw(st.permutations(range(n)))
+    edges = set()
+    for k in range(1, n):
+        edges.add(tuple(sorted((order[k], order[draw(st.integers(0, k - 1))]))))
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    edges |= set(draw(st.lists(st.sampled_from(pairs), max_size=3)))
+    apart = [p for p in pairs if p not in edges]
+    assume(apart)
+    a, b = draw(st.sampled_from(apart))
+    area = {a: 0, b: 0}
+    nb = {i: set() for i in range(n)}
+    for i, j in edges:
+        nb[i].add(j)
+        nb[j].add(i)
+    k = draw(st.integers(2, 4))
+    for i in range(n):
+        if i in area:
+            continue
+        h = draw(st.integers(0, k - 1))
+        if h == 0:  # keep H0 in pieces: join it only if that leaves it disconnected
+            h0 = {u for u, x in area.items() if x == 0} | {i}
+            seen, stack = {a}, [a]
+            while stack:
+                v = stack.pop()
+                for w in nb[v] & h0 - seen:
+                    seen.add(w)
+                    stack.append(w)
+            if b in seen:
+                h = 1
+        area[i] = h
+    membership = []
+    for i, p in enumerate(pops):
+        main = f"H{area[i]}"
+        if p >= 3 and draw(st.integers(0, 4)) == 0:
+            other = f"H{draw(st.sampled_from([x for x in range(k) if x != area[i]]))}"
+            part = draw(st.integers(1, (p - 1) // 2))
+            membership += [(i, main, p - part), (i, other, part)]
+        else:
+            membership.append((i, main, p))
+    return Case(pops, sorted(edges), membership)
+
+
+@pytest.mark.parametrize("formulation", ["auto", "packing"])
+@hsettings(40)
+@given(data=st.data())
+def test_aligned_split_hwbs_match_brute_force(formulation, data):
+    """Aligned mode with HWBs in pieces, the packing model on its own (no compact
+    retry with 'packing'): proven optimal with the brute-force optimum, or
+    infeasible exactly when brute force finds no plan."""
+    case = data.draw(split_hwb_cases(), label="case")
+    assert _hwb_in_pieces(case.inst)
+    opts = data.draw(constraints(case, locks=False, caps=False), label="constraints")
+    obj = data.draw(st.sampled_from(["merges", "moved", ("merges", "moved"), ("moved", "merges"), {"merges": 1.0, "moved": 0.01}]),
+                    label="objective")
+    sc = Scenario(coterminosity="aligned", objective=obj, **opts)
+    assume(known_bug(case.inst, sc, formulation) is None)
+    assert_matches_brute(case.inst, sc, formulation=formulation)
 
 
 def test_aligned_hwb_in_pieces_compact_is_exact():
@@ -806,11 +918,8 @@ def test_regression_penalised_objective_value_matches_minimised_quantity():
 # real data: the 211 CCGs of 2013
 # ---------------------------------------------------------------------------
 FLOORS = (100_000, 150_000, 200_000, 300_000, 500_000)
-REAL_XFAIL = {
-    (200_000, "aligned"): "(aligned_pieces) aligned at 200k returns FEASIBLE, not OPTIMAL: objective 68 with bound 67 from the "
-                          "'split-HWB relaxation' (an HWB in several pieces); the compact retry cannot close it either "
-                          "(~30 s with time_limit=60, FEASIBLE with CBC and HiGHS alike)",
-}
+#: (floor, mode) -> reason, for real cases known not to be proven (none open)
+REAL_XFAIL: dict[tuple[int, str], str] = {}
 
 
 def _real_params(floors, modes):
@@ -827,7 +936,6 @@ def _real_params(floors, modes):
 def test_real_fewest_merges(ccg2013, floor, mode):
     sc = Scenario(floor=floor, coterminosity=mode, objective="merges")
     t0 = time.perf_counter()
-    # the known-slow, not-proven case gets 10 s (60 s gives the same FEASIBLE 68/67 after ~30 s)
     plan = solve(ccg2013, sc, time_limit=10 if (floor, mode) in REAL_XFAIL else 60)
     secs = time.perf_counter() - t0
     if mode == "nested" and floor >= 150_000 and plan.status is Status.INFEASIBLE:
@@ -843,6 +951,27 @@ def test_real_fewest_merges(ccg2013, floor, mode):
     assert check_plan(ccg2013, plan.groups, sc).ok
     assert plan.metrics["min_group_population"] >= floor
     assert plan.objective == plan.metrics["merges"]
+
+
+@pytest.mark.parametrize("solver", ["cbc", "highs"])
+def test_real_aligned_200k_split_warwickshire_is_proven(ccg2013, solver):
+    """Warwickshire (05H, 05R) is in two pieces with Coventry between them; its
+    union must also hold Coventry, Solihull or more. Once 'aligned_pieces': FEASIBLE
+    143 groups with bound 144 (each piece taken as an HWB of its own). The
+    split-HWB search proves 143 groups (68 merges) optimal in well under 2 s."""
+    sc = Scenario(floor=200_000, coterminosity="aligned", objective="merges")
+    t0 = time.perf_counter()
+    plan = solve(ccg2013, sc, solver=solver, time_limit=60)
+    secs = time.perf_counter() - t0
+    assert plan.status is Status.OPTIMAL, (plan.status, plan.objective, plan.bound, plan.subproblems)
+    assert plan.formulation == "packing"
+    assert len(plan.groups) == 143 and plan.objective == plan.bound == 68
+    assert plan.gap == 0
+    assert plan.verdict.ok and check_plan(ccg2013, plan.groups, sc).ok
+    w = {ccg2013.index[c] for c in ("05H", "05R")}
+    union = next(g for g in plan.groups if w <= set(g))
+    assert len(set(ccg2013.main_area_index[sorted(union)].tolist())) >= 2  # Warwickshire with an HWB joining it
+    assert secs < 20, f"{secs:.1f} s"
 
 
 @pytest.mark.parametrize("floor,mode", _real_params(FLOORS[:4], ["off", "aligned"]))
