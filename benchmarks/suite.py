@@ -160,11 +160,15 @@ class Variant:
     formulation: str = "auto"
     decompose: bool = True
     threads: int = 1
+    symmetry: bool = True
+    warm_start: bool = False
 
     @property
     def name(self) -> str:
         s = self.solver + ("" if self.formulation == "auto" else f"-{self.formulation}")
         s += "" if self.decompose else "-nodecomp"
+        s += "" if self.symmetry else "-nosym"
+        s += "-warm" if self.warm_start else ""
         s += "" if self.threads == 1 else f"-t{self.threads}"
         return s
 
@@ -181,10 +185,14 @@ class Variant:
                 kw["decompose"] = False
             elif p in ("decomp", "decompose"):
                 kw["decompose"] = True
+            elif p == "nosym":
+                kw["symmetry"] = False
+            elif p == "warm":
+                kw["warm_start"] = True
             elif re.fullmatch(r"t\d+", p):
                 kw["threads"] = int(p[1:])
             else:
-                raise ValueError(f"variant {text!r}: unknown part {p!r} (formulation auto/packing/partition/labelled/compact, nodecomp, tN)")
+                raise ValueError(f"variant {text!r}: unknown part {p!r} (formulation auto/packing/partition/labelled/compact, nodecomp, nosym, warm, tN)")
         return cls(**kw)
 
 
@@ -194,6 +202,8 @@ VARIANT_SETS: dict[str, list[str]] = {
     "solvers": ["cbc", "highs"],
     "formulations": ["cbc-auto", "cbc-packing", "cbc-partition", "cbc-labelled", "cbc-compact"],
     "decompose": ["cbc", "cbc-nodecomp"],
+    "symmetry": ["cbc-compact", "cbc-compact-nosym"],
+    "warmstart": ["cbc-compact", "cbc-compact-warm"],
     "threads": ["cbc-t1", "cbc-t2", "highs-t1", "highs-t2"],
     "matrix": [Variant(s, f, d, t).name for s, f, d, t in product(
         ("cbc", "highs"), ("auto", "packing", "partition", "labelled", "compact"), (True, False), (1, 2))],
@@ -494,7 +504,8 @@ def _solve(inst, scenario, variant: "Variant", time_limit):
 
     t0 = time.perf_counter()
     plan = solve(inst, scenario, solver=variant.solver, time_limit=time_limit, threads=variant.threads,
-                 formulation=variant.formulation, decompose=variant.decompose)
+                 formulation=variant.formulation, decompose=variant.decompose, symmetry=variant.symmetry,
+                 warm_start=variant.warm_start)
     return plan, time.perf_counter() - t0
 
 
@@ -1043,7 +1054,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--slow", action="store_true", help="with --all/--family: include cases marked slow")
     ap.add_argument("--quick", action="store_true", help="the CI subset (< 5 minutes)")
     ap.add_argument("--variants", nargs="+", default=None, metavar="V",
-                    help="variants (cbc, highs-packing, cbc-nodecomp-t2, ...) or sets (default, solvers, formulations, decompose, threads, matrix)")
+                    help="variants (cbc, highs-packing, cbc-nodecomp-t2, ...) or sets (default, solvers, formulations, decompose, symmetry, warmstart, threads, matrix)")
     ap.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="per case (default: the case's own, mostly 120 s)")
     ap.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="seconds past the time limit before the run is killed")
     ap.add_argument("--memory-mib", type=int, default=DEFAULT_MEMORY_MIB, help="address-space limit per run (0: none)")

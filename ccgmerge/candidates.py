@@ -81,14 +81,6 @@ def _is_minimal(members, total, weight, floor, nb, root=None) -> bool:
     return True
 
 
-def supersets_from_seed(seed: Sequence[int], allowed: Callable[[int], bool], nb, weight, floor) -> list[tuple[int, ...]]:
-    """Connected supersets of the connected ``seed`` set that first reach the floor
-    on their ESU branch (the seed itself if it already does)."""
-    out: list[tuple[int, ...]] = []
-    _esu(seed, allowed, nb, weight, floor, lambda members, total: out.append(tuple(sorted(members))))
-    return out
-
-
 def _esu(start: int | Sequence[int], allowed: Callable[[int], bool], nb, weight, floor, emit, below=None, limit=None,
          counter=None, valid=None):
     """Enumerate connected sets containing ``start`` (a node, or a connected seed set)

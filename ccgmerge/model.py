@@ -231,6 +231,7 @@ class CompactData:
     apart: list[tuple[int, int]] = field(default_factory=list)
     contiguity: bool = True
     must_internal: set[int] = field(default_factory=set)
+    symmetry: bool = True  # root = largest member; False: any member may be the root
 
 
 def _key(pop, i):
@@ -321,8 +322,11 @@ def add_locks(prob, x, d: CompactData):
 
 def compact_variables(d: CompactData) -> dict[tuple[int, int], pulp.LpVariable]:
     """x[i, j] for every unit i and every possible root j: j has a larger key than
-    i, lies in i's block (and main HWB in nested mode), and i and j fit under
-    the ceiling together. Built in sorted order."""
+    i (symmetry breaking: a group's root is its largest member; with
+    ``d.symmetry`` off any member may be the root, so every plan has as many
+    encodings as it has ways to pick roots), lies in i's block (and main HWB
+    in nested mode), and i and j fit under the ceiling together. Built in
+    sorted order."""
     x = {}
     units = sorted(d.units)
     pop = d.pop
@@ -336,7 +340,7 @@ def compact_variables(d: CompactData) -> dict[tuple[int, int], pulp.LpVariable]:
             continue
         ki = _key(pop, i)
         for j in units:
-            if j == i or j in d.alone or _key(pop, j) <= ki:
+            if j == i or j in d.alone or (d.symmetry and _key(pop, j) <= ki):
                 continue
             if d.mode == "nested" and d.main_area[i] != d.main_area[j]:
                 continue
@@ -369,6 +373,21 @@ def build_compact(d: CompactData, name: str = "compact"):
         v = add_aligned(prob, x, members, d, area_units)
     add_locks(prob, x, d)
     return prob, x, members, v
+
+
+def set_compact_start(x, groups: Sequence[Sequence[int]], pop) -> bool:
+    """Initial values for a warm start: x[i, r] = 1 for the members i of each
+    group with root r its largest member, every other x 0. False (and no
+    values set) if some pair has no variable."""
+    pairs = set()
+    for g in groups:
+        r = max(g, key=lambda i: _key(pop, i))
+        pairs |= {(i, r) for i in g}
+    if any(p not in x for p in pairs):
+        return False
+    for k, v in x.items():
+        v.setInitialValue(1 if k in pairs else 0)
+    return True
 
 
 def add_separator_cuts(prob, x, d: CompactData, groups: dict[int, list[int]], round_no: int) -> int:

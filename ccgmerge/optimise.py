@@ -48,8 +48,9 @@ from . import candidates as cand
 from .check import check_plan
 from .errors import ScenarioError
 from .instance import Instance
+from .heuristic import greedy_merge
 from .model import (CompactData, LabelledData, PackingData, PartitionData, add_label_separator_cuts, add_separator_cuts,
-                    build_compact, build_labelled, build_packing, build_partition, partition_objective)
+                    build_compact, build_labelled, build_packing, build_partition, partition_objective, set_compact_start)
 from .plan import Infeasibility, Plan, Status, objective_value, plan_metrics
 from .rules import aligned_ok, floor_met, groups_connected
 from .scenario import Coterminosity, Objective, Scenario
@@ -1032,7 +1033,7 @@ def _add_compact_limits(prob, inst: Instance, x, members, d: CompactData, limits
 
 
 def _solve_compact(inst: Instance, block: Block, scenario: Scenario, options: SolverOptions, deadline, fixed_split,
-                   limits: dict[str, float] | None = None, fixed: Sequence[int] = ()) -> _BlockResult:
+                   limits: dict[str, float] | None = None, fixed: Sequence[int] = (), symmetry: bool = True) -> _BlockResult:
     t0 = time.perf_counter()
     idx = inst.index
     d = CompactData(
@@ -1049,8 +1050,14 @@ def _solve_compact(inst: Instance, block: Block, scenario: Scenario, options: So
         contiguity=scenario.contiguity,
         # aligned: an HWB holding a unit locked alone can never be merged whole
         must_internal={int(inst.main_area_index[idx[c]]) for c in scenario.alone},
+        symmetry=symmetry,
     )
     prob, x, members, _ = build_compact(d, name="compact")
+    start_note = ""
+    if options.warm_start:
+        start = greedy_merge(inst, scenario, block.units)
+        start_note = "; warm start: " + ("greedy plan" if start is not None and set_compact_start(x, start, inst.population)
+                                         else "none (the greedy heuristic found no plan)")
     if len(set(inst._baseline)) != inst.n_units:
         here = {inst._baseline[i] for i in block.units}
         fixed_units = [u for u in fixed if inst._baseline[u] in here]
@@ -1103,7 +1110,7 @@ def _solve_compact(inst: Instance, block: Block, scenario: Scenario, options: So
             expr = prob.objective
             prob += expr <= out.objective + 1e-6 * max(1.0, abs(out.objective)), f"lex_{si}"
     return _BlockResult(groups, status, value, bound, "compact", time.perf_counter() - t0,
-                        f"{detail}; {cuts_total} separator cuts", len(prob.variables()), len(prob.constraints))
+                        f"{detail}; {cuts_total} separator cuts{start_note}", len(prob.variables()), len(prob.constraints))
 
 
 # ---------------------------------------------------------------------------
@@ -1121,6 +1128,8 @@ def solve(
     formulation: str = "auto",
     decompose: bool = True,
     candidate_limit: int = 300_000,
+    symmetry: bool = True,
+    warm_start: bool = False,
 ) -> Plan:
     """Find an optimal merger plan for ``instance`` under ``scenario``.
 
@@ -1136,6 +1145,10 @@ def solve(
     decompose : solve independent blocks separately (default True)
     candidate_limit : most candidate groups the packing model may enumerate per
         block before falling back to the compact model
+    symmetry : break symmetry in the compact model (a group's root is its largest
+        member; default True). False is for benchmarking only.
+    warm_start : give the compact model a MIP start from the greedy heuristic
+        (:func:`ccgmerge.heuristic.greedy_merge`; CBC only)
 
     Returns
     -------
@@ -1144,7 +1157,7 @@ def solve(
     """
     t0 = time.perf_counter()
     scenario = scenario or Scenario()
-    options = SolverOptions(solver=solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+    options = SolverOptions(solver=solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg, warm_start=warm_start)
     if formulation not in ("auto", "packing", "partition", "labelled", "compact"):
         raise ScenarioError(f"formulation={formulation!r}; allowed: 'auto', 'packing', 'partition', 'labelled', 'compact'.")
     deadline = None if time_limit is None else t0 + time_limit
@@ -1198,15 +1211,6 @@ def solve(
                 if formulation == "packing":
                     raise
                 reports.append({"block": b.label, "note": f"packing skipped: {exc}"})
-        if (res is not None and res.formulation == "packing" and res.status is Status.FEASIBLE and formulation == "auto"
-                and scenario.coterminosity is Coterminosity.ALIGNED and len(b.units) <= 60):
-            # the split-HWB relaxation left a gap: let the compact model try to prove optimality
-            budget = 30.0 if deadline is None else min(30.0, deadline - time.perf_counter())
-            if budget > 1:
-                alt = _solve_compact(instance, b, scenario, options, time.perf_counter() + budget, fixed_split)
-                if alt.status is Status.OPTIMAL:
-                    alt.detail += f"; proved after the packing model's gap ({res.detail})"
-                    res = alt
         if (res is None and partition_ok and (formulation == "partition"
                                               or (formulation == "auto" and _partition_worthwhile(instance, b, scenario)))):
             try:
@@ -1218,7 +1222,8 @@ def solve(
         if res is None and labelled_ok and formulation in ("auto", "labelled"):
             res = _solve_labelled(instance, b, scenario, options, deadline)
         if res is None:
-            res = _solve_compact(instance, b, scenario, options, deadline, fixed_split, limits, [g[0] for g in fixed])
+            res = _solve_compact(instance, b, scenario, options, deadline, fixed_split, limits, [g[0] for g in fixed],
+                                 symmetry)
         res.solver_seconds = _SOLVER_CLOCK[0] - clock0
         results.append(res)
         reports.append({"block": b.label, "n_units": len(b.units), "status": res.status.value, "value": res.value,

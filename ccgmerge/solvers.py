@@ -45,6 +45,8 @@ class SolverOptions:
     gap : relative gap at which a solver may stop (0: prove optimality)
     threads : solver threads (1 keeps CBC deterministic)
     msg : show the solver's log
+    warm_start : pass the variables' initial values to the solver as a MIP
+        start (CBC; PuLP's HiGHS interface takes no start, so it is ignored there)
     """
 
     solver: object = "cbc"
@@ -52,6 +54,7 @@ class SolverOptions:
     gap: float = 0.0
     threads: int = 1
     msg: bool = False
+    warm_start: bool = False
 
     def __post_init__(self):
         if isinstance(self.solver, str) and self.solver.lower() not in ("cbc", "highs"):
@@ -102,7 +105,7 @@ def make_solver(options: SolverOptions, time_limit: float | None, log_path: str 
     if not isinstance(s, str):
         return s
     if s.lower() == "cbc":
-        kw = dict(msg=options.msg, threads=options.threads, logPath=log_path)
+        kw = dict(msg=options.msg, threads=options.threads, logPath=log_path, warmStart=options.warm_start)
         if time_limit is not None:
             kw["timeLimit"] = max(1, math.ceil(time_limit))
         if options.gap > 0:

@@ -873,7 +873,7 @@ def test_aligned_split_hwbs_match_brute_force(formulation, data):
     infeasible exactly when brute force finds no plan."""
     case = data.draw(split_hwb_cases(), label="case")
     assert _hwb_in_pieces(case.inst)
-    opts = data.draw(constraints(case, locks=False, caps=False), label="constraints")
+    opts = data.draw(constraints(case, locks=False, caps=False, limits=(formulation != "packing")), label="constraints")
     obj = data.draw(st.sampled_from(["merges", "moved", ("merges", "moved"), ("moved", "merges"), {"merges": 1.0, "moved": 0.01}]),
                     label="objective")
     sc = Scenario(coterminosity="aligned", objective=obj, **opts)
@@ -1098,3 +1098,37 @@ def test_epsilon_frontier_is_the_brute_force_pareto_set(objective, data):
     got = set(zip(table[objective], table["noncoterminous"]))
     assert table["checked"].all() and table["efficient"].all() and (table["status"] == "optimal").all()
     assert got == front
+
+
+@hsettings(25)
+@given(data=st.data())
+def test_greedy_heuristic_plans_pass_the_checker(data):
+    """greedy_merge returns None or a plan the checker accepts (it handles
+    floors, ceilings, unit caps, nested mode and alone/apart locks)."""
+    from ccgmerge.heuristic import greedy_merge
+
+    case = data.draw(cases(), label="case")
+    opts = data.draw(constraints(case, limits=False), label="constraints")
+    opts.pop("together", None)
+    mode = data.draw(st.sampled_from(["off", "nested", "penalised"]), label="mode")
+    sc = Scenario(coterminosity=mode, **opts)
+    plan = greedy_merge(case.inst, sc)
+    if plan is not None:
+        assert check_plan(case.inst, plan, sc).ok, plan
+    elif not brute_force(case.inst, sc).is_feasible:
+        return
+    assert greedy_merge(case.inst, sc) == plan  # deterministic
+
+
+@pytest.mark.parametrize("symmetry,warm_start", [(False, False), (True, True), (False, True)])
+@hsettings(10)
+@given(data=st.data())
+def test_compact_variants_match_brute_force(symmetry, warm_start, data):
+    """The benchmark variants of the compact model (symmetry breaking off, a
+    greedy warm start) change speed, never the optimum."""
+    case = data.draw(cases(baseline=None), label="case")
+    opts = data.draw(constraints(case), label="constraints")
+    mode = data.draw(st.sampled_from(MODES), label="mode")
+    sc = Scenario(coterminosity=mode, objective=data.draw(objectives(), label="objective"), **opts)
+    assume(known_bug(case.inst, sc, "compact") is None)
+    assert_matches_brute(case.inst, sc, formulation="compact", symmetry=symmetry, warm_start=warm_start)
