@@ -149,11 +149,10 @@ class Case:
 
 @dataclass(frozen=True)
 class Variant:
-    """How to solve: solver, formulation, decomposition, threads.
+    """How to solve: solver, formulation, decomposition, symmetry breaking, warm start, threads.
 
-    Written ``SOLVER[-FORMULATION][-nodecomp][-tN]``: ``cbc``, ``highs-packing``,
-    ``cbc-compact-nodecomp-t2``. (Symmetry breaking and warm starts are not
-    switchable in :func:`ccgmerge.optimise.solve` yet, so they are no variant.)
+    Written ``SOLVER[-FORMULATION][-nodecomp][-nosym][-cold][-tN]``: ``cbc``,
+    ``highs-packing``, ``cbc-compact-nodecomp-t2``, ``cbc-compact-nosym-cold``.
     """
 
     solver: str = "cbc"
@@ -161,14 +160,14 @@ class Variant:
     decompose: bool = True
     threads: int = 1
     symmetry: bool = True
-    warm_start: bool = False
+    warm_start: bool = True
 
     @property
     def name(self) -> str:
         s = self.solver + ("" if self.formulation == "auto" else f"-{self.formulation}")
         s += "" if self.decompose else "-nodecomp"
         s += "" if self.symmetry else "-nosym"
-        s += "-warm" if self.warm_start else ""
+        s += "" if self.warm_start else "-cold"
         s += "" if self.threads == 1 else f"-t{self.threads}"
         return s
 
@@ -189,10 +188,12 @@ class Variant:
                 kw["symmetry"] = False
             elif p == "warm":
                 kw["warm_start"] = True
+            elif p == "cold":
+                kw["warm_start"] = False
             elif re.fullmatch(r"t\d+", p):
                 kw["threads"] = int(p[1:])
             else:
-                raise ValueError(f"variant {text!r}: unknown part {p!r} (formulation auto/packing/partition/labelled/compact, nodecomp, nosym, warm, tN)")
+                raise ValueError(f"variant {text!r}: unknown part {p!r} (formulation auto/packing/partition/labelled/compact, nodecomp, nosym, cold, tN)")
         return cls(**kw)
 
 
@@ -203,7 +204,7 @@ VARIANT_SETS: dict[str, list[str]] = {
     "formulations": ["cbc-auto", "cbc-packing", "cbc-partition", "cbc-labelled", "cbc-compact"],
     "decompose": ["cbc", "cbc-nodecomp"],
     "symmetry": ["cbc-compact", "cbc-compact-nosym"],
-    "warmstart": ["cbc-compact", "cbc-compact-warm"],
+    "warmstart": ["cbc", "cbc-cold", "cbc-compact", "cbc-compact-cold"],
     "threads": ["cbc-t1", "cbc-t2", "highs-t1", "highs-t2"],
     "matrix": [Variant(s, f, d, t).name for s, f, d, t in product(
         ("cbc", "highs"), ("auto", "packing", "partition", "labelled", "compact"), (True, False), (1, 2))],

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 __all__ = ["minimal_sets", "rooted_sets", "CandidateLimitError", "connected_subsets_below", "connected_pieces",
-           "is_splittable", "unsplittable_sets"]
+           "is_splittable", "find_split", "refine_unsplittable", "unsplittable_sets"]
 
 
 class CandidateLimitError(RuntimeError):
@@ -179,29 +179,54 @@ def connected_subsets_below(nb, weight, floor, nodes=None, limit=None) -> list[t
 
 def is_splittable(members: Sequence[int], nb, weight, floor) -> bool:
     """Whether the connected set ``members`` splits into two connected parts that
-    both reach the floor.
+    both reach the floor (see :func:`find_split`)."""
+    return find_split(members, nb, weight, floor) is not None
+
+
+def refine_unsplittable(members: Sequence[int], nb, weight, floor) -> list[tuple[int, ...]]:
+    """Split a connected set reaching the floor into unsplittable parts (each
+    connected and reaching the floor), splitting while a split exists.
+
+    >>> nb = [[1], [0, 2], [1, 3], [2]]             # path 0 - 1 - 2 - 3
+    >>> refine_unsplittable([0, 1, 2, 3], nb, [60, 50, 70, 40], 100)
+    [(0, 1), (2, 3)]
+    """
+    out, todo = [], [sorted(members)]
+    while todo:
+        S = todo.pop()
+        parts = find_split(S, nb, weight, floor)
+        if parts is None:
+            out.append(tuple(S))
+        else:
+            todo += [sorted(parts[0]), sorted(parts[1])]
+    return sorted(out)
+
+
+def find_split(members: Sequence[int], nb, weight, floor) -> tuple[list[int], list[int]] | None:
+    """Two connected parts of the connected set ``members`` that both reach the
+    floor (``(A, rest)``, each sorted), or None if there are none.
 
     Parts ``A`` holding the smallest member are grown by ESU; a part is a
     witness when it reaches the floor, leaves at least the floor outside it,
     and its complement is connected.
 
     >>> nb = [[1], [0, 2], [1, 3], [2]]             # path 0 - 1 - 2 - 3
-    >>> is_splittable([0, 1, 2, 3], nb, [60, 50, 70, 40], 100)   # {0, 1} | {2, 3}
+    >>> find_split([0, 1, 2, 3], nb, [60, 50, 70, 40], 100)   # {0, 1} | {2, 3}
+    ([0, 1], [2, 3])
+    >>> find_split([0, 1, 2], nb, [60, 50, 70], 100) is None
     True
-    >>> is_splittable([0, 1, 2], nb, [60, 50, 70], 100)
-    False
     """
     members = sorted(members)
     total = sum(weight[v] for v in members)
     if total < 2 * floor or len(members) < 2:
-        return False
+        return None
     inside = set(members)
     s0 = members[0]
     cap = total - floor
     # every connected set A containing s0 with weight <= total - floor, by ESU
     stack = [([s0], [u for u in sorted(nb[s0]) if u in inside], weight[s0], {s0} | set(nb[s0]))]
     if floor <= weight[s0] <= cap and len(connected_pieces(nb, inside - {s0})) == 1:
-        return True
+        return [s0], sorted(inside - {s0})
     while stack:
         sub, ext, tot, closed = stack.pop()
         while ext:
@@ -211,10 +236,10 @@ def is_splittable(members: Sequence[int], nb, weight, floor) -> bool:
                 continue
             newsub = sub + [w]
             if t >= floor and len(connected_pieces(nb, inside.difference(newsub))) == 1:
-                return True
+                return sorted(newsub), sorted(inside.difference(newsub))
             new_ext = ext + [u for u in nb[w] if u in inside and u not in closed]
             stack.append((newsub, new_ext, t, closed | set(nb[w])))
-    return False
+    return None
 
 
 def unsplittable_sets(nb: Sequence[Sequence[int]], weight: Sequence[float], floor: float,

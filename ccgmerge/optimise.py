@@ -877,6 +877,20 @@ def _solve_partition(inst: Instance, block: Block, scenario: Scenario, options: 
     }
     data = PartitionData(units=list(block.units), cands=cands, costs=costs)
     prob, x = build_partition(data, limits)
+    start_note = ""
+    if options.warm_start:
+        start = greedy_merge(inst, scenario, block.units)
+        pos = {G: k for k, G in enumerate(cands)}
+        chosen = None
+        if start is not None:
+            chosen = [pos.get(P) for g in start for P in cand.refine_unsplittable(g, inst.neighbours, w, F)]
+        if chosen is not None and None not in chosen:
+            on = set(chosen)
+            for k, v in enumerate(x):
+                v.setInitialValue(1 if k in on else 0)
+            start_note = "; warm start: greedy plan"
+        else:
+            start_note = "; warm start: none (the greedy heuristic found no plan)"
     stages = _terms(scenario)
     status, value, bound, groups, detail = Status.OPTIMAL, None, None, None, ""
     for si, stage in enumerate(stages):
@@ -902,7 +916,7 @@ def _solve_partition(inst: Instance, block: Block, scenario: Scenario, options: 
         if si + 1 < len(stages):
             prob += expr <= out.objective + 1e-6 * max(1.0, abs(out.objective)), f"lex_{si}"
     return _BlockResult(groups, status, value, bound, "partition", time.perf_counter() - t0,
-                        f"{detail}; {len(cands)} candidates", len(prob.variables()), len(prob.constraints))
+                        f"{detail}; {len(cands)} candidates{start_note}", len(prob.variables()), len(prob.constraints))
 
 
 def _limit_rhs(inst: Instance, scenario: Scenario, fixed: list[list[int]], block: Block) -> dict[str, float]:
@@ -1129,7 +1143,7 @@ def solve(
     decompose: bool = True,
     candidate_limit: int = 300_000,
     symmetry: bool = True,
-    warm_start: bool = False,
+    warm_start: bool = True,
 ) -> Plan:
     """Find an optimal merger plan for ``instance`` under ``scenario``.
 
@@ -1147,8 +1161,11 @@ def solve(
         block before falling back to the compact model
     symmetry : break symmetry in the compact model (a group's root is its largest
         member; default True). False is for benchmarking only.
-    warm_start : give the compact model a MIP start from the greedy heuristic
-        (:func:`ccgmerge.heuristic.greedy_merge`; CBC only)
+    warm_start : give the compact and partition models a MIP start from the
+        greedy heuristic (:func:`ccgmerge.heuristic.greedy_merge`, its groups
+        split into unsplittable parts for the partition model; CBC only;
+        default True: on the 211 CCGs at a 500,000 floor in penalised mode
+        CBC finds no plan in 60 s without it)
 
     Returns
     -------

@@ -23,7 +23,7 @@ def _need_real_data():
 
 
 def test_variant_names_round_trip():
-    for name in ("cbc", "highs", "cbc-packing", "highs-compact-nodecomp-t2", "cbc-labelled-t2", "cbc-partition", "cbc-compact-nosym-warm", "highs-nodecomp-warm-t2"):
+    for name in ("cbc", "highs", "cbc-packing", "highs-compact-nodecomp-t2", "cbc-labelled-t2", "cbc-partition", "cbc-compact-nosym-cold", "highs-nodecomp-cold-t2"):
         assert suite.Variant.parse(name).name == name
     assert suite.Variant.parse("cbc-auto") == suite.Variant()
     assert [v.name for v in suite.parse_variants(["solvers", "cbc"])] == ["cbc", "highs"]
