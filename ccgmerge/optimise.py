@@ -1221,6 +1221,10 @@ def solve(
                 and len(_pieces(instance, b.units)) == 1):
             # a connected block below twice the floor can only be one group
             res = _BlockResult([list(b.units)], Status.OPTIMAL, 0.0, 0.0, "trivial", 0.0, "block below twice the floor")
+        elif use_packing and int(instance.population[b.units].min()) >= scenario.floor_population:
+            # every unit reaches the floor: each alone keeps every unit's group (most groups,
+            # no one moved), in every mode
+            res = _BlockResult([[i] for i in b.units], Status.OPTIMAL, 0.0, 0.0, "trivial", 0.0, "every unit reaches the floor")
         elif use_packing:
             try:
                 res = _solve_packing(instance, b, scenario, options, deadline, candidate_limit)
