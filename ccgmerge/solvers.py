@@ -177,7 +177,10 @@ def run(prob: pulp.LpProblem, options: SolverOptions, time_limit: float | None =
             # CBC stopped by its time limit before finding a solution can be reported as
             # infeasible; only its own proof counts
             proven = re.search(r"problem is infeasible|proven infeasible|pre-processing says infeasible|integer infeasible|relaxation infeasible|relaxation is infeasible", text, flags=re.I)
-            if not proven or re.search(r"stopped on time", text, flags=re.I):
+            # CBC cut short by its time limit in pre-processing says "Pre-processing says
+            # infeasible" of a feasible problem: a verdict reached at the limit proves nothing
+            at_limit = time_limit is not None and secs >= 0.9 * max(1, math.ceil(time_limit))
+            if not proven or at_limit or re.search(r"stopped on time", text, flags=re.I):
                 return SolveOutcome(Status.NO_SOLUTION, None, None, secs, name, "stopped without a solution or a proof")
         return SolveOutcome(Status.INFEASIBLE, None, None, secs, name, detail)
     if name == "cbc" and isinstance(options.solver, str):

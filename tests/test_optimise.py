@@ -1132,3 +1132,38 @@ def test_compact_variants_match_brute_force(symmetry, warm_start, data):
     sc = Scenario(coterminosity=mode, objective=data.draw(objectives(), label="objective"), **opts)
     assume(known_bug(case.inst, sc, "compact") is None)
     assert_matches_brute(case.inst, sc, formulation="compact", symmetry=symmetry, warm_start=warm_start)
+
+
+def test_cbc_infeasible_at_its_time_limit_is_not_a_proof(monkeypatch):
+    """CBC stopped by its time limit in pre-processing prints "Pre-processing
+    says infeasible" for a feasible problem (seen on the 211 CCGs, penalised,
+    floor 500,000, with 1 s left): a verdict reached at the limit is
+    NO_SOLUTION, the same verdict reached well within it is INFEASIBLE."""
+    import pulp
+
+    from ccgmerge import solvers
+
+    log = ("Continuous objective value is 1.58112e+07 - 0.35 seconds\nCgl0000I Cut generators found to be infeasible! "
+           "(or unbounded)\nPre-processing says infeasible or unbounded\n")
+
+    class Fake:
+        def __init__(self, path, pause):
+            self.path, self.pause = path, pause
+
+        def actualSolve(self, prob):
+            time.sleep(self.pause)
+            with open(self.path, "w") as fh:
+                fh.write(log)
+            prob.status, prob.sol_status = pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible
+            return prob.status
+
+    def outcome(pause, limit):
+        monkeypatch.setattr(solvers, "make_solver", lambda options, tl, log_path=None: Fake(log_path, pause))
+        prob = pulp.LpProblem("p", pulp.LpMinimize)
+        v = pulp.LpVariable("v", 0, 1, cat="Binary")
+        prob += v
+        prob += v >= 0
+        return solvers.run(prob, solvers.SolverOptions(), limit).status
+
+    assert outcome(1.0, 1.0) is Status.NO_SOLUTION
+    assert outcome(0.0, 30.0) is Status.INFEASIBLE
