@@ -45,6 +45,7 @@ import numpy as np
 import pulp
 
 from . import candidates as cand
+from . import realign
 from .check import check_plan
 from .errors import ScenarioError
 from .instance import Instance
@@ -302,6 +303,13 @@ def _solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: S
                 n_new += 1
                 for i in pc:
                     piece[i] = a * 1000 + k
+    if not scenario.together and not scenario.apart:
+        rd = realign.block_data(units, {i: lab[inst._baseline[i]] for i in units}, len(lab), inst.population,
+                                inst.neighbours, scenario.floor_population, piece)
+        if rd is not None:
+            rr = realign.solve_realign(rd, run, options, deadline)
+            return _BlockResult(rr.groups, rr.status, rr.value, rr.bound, "realign", time.perf_counter() - t0, rr.detail,
+                                rr.n_vars, rr.n_cons)
     labels = labels + [f"(new group {k + 1})" for k in range(n_new)]
     d = LabelledData(
         units=list(units), labels=labels, base={i: lab[inst._baseline[i]] for i in units}, pop=inst.population,

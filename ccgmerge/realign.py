@@ -1,0 +1,524 @@
+"""Least-population-moved regrouping of a block of units from a baseline
+grouping ("realignment"), exact, by owner sets and bounded restrictions.
+
+The objective ``moved`` is ``total - Σ_g kept(g)`` where each resulting group
+``g`` continues (is *owned by*) at most one baseline group ``b(g)`` and keeps
+``kept(g) = pop(g ∩ b(g))`` (see :mod:`ccgmerge.scenario`). This module solves
+it for one block that is connected in its adjacency graph (in ``nested`` mode
+the graph has no edge between different HWB pieces), without pair locks or a
+ceiling. Four facts make it exact:
+
+1. **Every group may be assumed owned and to keep someone.** A group keeping
+   no one can merge into an adjacent group (the block is connected): the
+   result is connected, reaches the floor and keeps as much. So an optimal
+   plan exists whose groups carry distinct labels ``S`` (the *owner set*),
+   the group labelled ``b`` holding at least one unit of ``b``; baseline
+   groups outside ``S`` move wholly: ``U(S) = Σ_{b ∉ S} pop(b)``.
+
+2. **Owner sets are enumerated**, ``|S| <= total // floor``, in order of the
+   bound ``LB(S) = max(U(S), Σ_{b ∈ S} max(0, floor - pop(b)), U(S) + Σ_l c_l)``;
+   a set with ``LB(S) >= UB`` (the best plan found) is skipped. ``c_l``
+   (:func:`label_cost`) bounds the people of other owned baseline groups
+   that l's group must hold, from the free components it can join and the
+   paid paths between them; groups are disjoint, so these add up.
+
+3. **Path bound.** If unit ``i`` ends in the group labelled ``l`` and is not
+   of baseline ``l``, the group holds a path from ``i`` to a unit of ``l``;
+   every unit on it before that unit is moved, and those of owned baselines
+   are not counted in ``U(S)``. With ``d_l(i)`` the least such cost (node
+   weights ``pop(v)`` for ``base(v) ∈ S - {l}``, 0 otherwise, ``i``
+   included, the endpoint not), a plan of S has
+   ``moved >= U(S) + max(c_l, d_l(i)) + Σ_{l' != l} c_l'``. So every plan of S
+   moving fewer than ``U(S) + s`` people has ``x[i, l] = 0`` whenever
+   ``d_l(i) >= s - Σ_{l' != l} c_l'`` (:func:`restrict`), and satisfies
+   :func:`add_realign_path_costs`. Units left with one label are *fixed*; the
+   fixed units of one label that touch are contracted into one node.
+
+4. **Roots.** A fixed unit of owned baseline ``b`` lies in ``b``'s group, so
+   it roots ``b``'s single-commodity flow (:func:`add_realign_flow`); a label
+   with no fixed unit chooses its root among its own baseline's units.
+
+For each owner set the restricted model with slack ``s`` and the cutoff
+``moved <= U(S) + s - 1`` holds exactly the plans of S moving fewer than
+``U(S) + s`` people: if it has none, S's optimum is at least ``U(S) + s``;
+its optimum is S's optimum. Slacks grow (one unit's people, doubling) from
+the bound to ``UB - U(S)``. The block's bound is ``min(UB, min_S bound_S)``,
+with ``bound_S`` the proven value for each set (``LB(S)`` for sets never
+solved).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pulp
+
+from .candidates import connected_pieces
+from .plan import Status
+
+__all__ = ["RealignData", "RealignResult", "block_data", "owner_sets", "label_distances", "restrict", "build_realign",
+           "solve_realign", "MAX_LABELS"]
+
+#: Most baseline groups in one block for owner-set enumeration (2^16 sets).
+MAX_LABELS = 16
+
+
+@dataclass
+class RealignData:
+    """One block: ``units`` (global positions, sorted), ``base[i]`` the label
+    index of each unit's baseline group (0..n_labels-1), populations, the
+    block's adjacency ``nb[i]`` (within the block; in nested mode within one
+    HWB piece) and the floor."""
+
+    units: list[int]
+    base: dict[int, int]
+    n_labels: int
+    pop: np.ndarray
+    nb: dict[int, list[int]]
+    floor: int
+
+    def label_pop(self) -> list[int]:
+        out = [0] * self.n_labels
+        for i in self.units:
+            out[self.base[i]] += int(self.pop[i])
+        return out
+
+
+@dataclass
+class Restriction:
+    """The restricted model of one owner set: contracted nodes and their labels.
+
+    ``nodes[k]``: the units of node k; ``fixed[k]``: its only label or None;
+    ``allowed[k]``: its labels; ``roots[l]``: the root node of label l, or
+    None (the root is chosen among ``cands[l]``)."""
+
+    S: tuple[int, ...]
+    slack: float
+    nodes: list[list[int]]
+    fixed: list[int | None]
+    allowed: list[tuple[int, ...]]
+    npop: list[int]
+    nbase: list[int | None]
+    adj: list[list[int]]
+    roots: dict[int, int | None]
+    cands: dict[int, list[int]]
+    constant: int  # moved people fixed by the restriction (U(S) and fixed moves)
+    dist: dict[int, dict[int, float]] = field(default_factory=dict)
+    costs: dict[int, float] = field(default_factory=dict)
+
+
+@dataclass
+class RealignResult:
+    groups: list[list[int]] | None
+    status: Status
+    value: float | None  # people moved
+    bound: float | None
+    detail: str
+    n_vars: int = 0
+    n_cons: int = 0
+    log: list[dict] = field(default_factory=list)
+
+
+def block_data(units: Sequence[int], base: dict[int, int], n_labels: int, pop: np.ndarray, nb: Sequence[Sequence[int]],
+               floor: int, piece: dict[int, int] | None = None) -> RealignData | None:
+    """The block as RealignData (edges inside the block, and in nested mode
+    inside one HWB piece), or None when this module does not apply: the block
+    is not connected in that graph, or has more than MAX_LABELS baseline groups."""
+    inside = set(units)
+    adj = {i: [j for j in nb[i] if j in inside and (piece is None or piece[i] == piece[j])] for i in units}
+    if not units or len({base[i] for i in units}) > MAX_LABELS:
+        return None
+    if len(connected_pieces(adj, units)) != 1:
+        return None
+    return RealignData(sorted(units), dict(base), n_labels, pop, adj, int(floor))
+
+
+# ---------------------------------------------------------------------------
+# owner sets and the path bound
+# ---------------------------------------------------------------------------
+def owner_sets(d: RealignData) -> list[tuple[int, int, tuple[int, ...]]]:
+    """Every owner set S with 1 <= |S| <= total // floor, as (LB(S), U(S), S), best first::
+
+        U(S) = Σ_{b ∉ S} pop(b),   LB(S) = max(U(S), Σ_{b ∈ S} max(0, floor - pop(b)))"""
+    lp = d.label_pop()
+    total = sum(lp)
+    L = [l for l in range(d.n_labels) if lp[l] > 0]
+    kmax = len(L) if d.floor <= 0 else min(len(L), total // d.floor)
+    out = []
+    for k in range(1, kmax + 1):
+        for S in itertools.combinations(L, k):
+            U = total - sum(lp[l] for l in S)
+            T = sum(max(0, d.floor - lp[l]) for l in S)
+            out.append((max(U, T), U, S))
+    out.sort()
+    return out
+
+
+def label_distances(d: RealignData, S: Sequence[int], l: int) -> dict[int, float]:
+    """``d_l(i)``: least people of other owned baseline groups on a path inside the
+    group from i to a unit of l (i counted, the unit of l not): a node costs
+    pop(v) if base(v) ∈ S - {l}, 0 otherwise."""
+    owned = set(S)
+    return _dijkstra(d, [i for i in d.units if d.base[i] == l],
+                     lambda v: int(d.pop[v]) if d.base[v] in owned and d.base[v] != l else 0)
+
+
+def _free_components(d: RealignData, S: Sequence[int], l: int) -> tuple[set[int], list[list[int]]]:
+    owned = set(S)
+    free = {i for i in d.units if d.base[i] == l or d.base[i] not in owned}
+    return free, connected_pieces(d.nb, free)
+
+
+def _dijkstra(d: RealignData, sources: Sequence[int], cost: Callable[[int], int]) -> dict[int, float]:
+    """Least Σ cost(v) over a path from any source to each unit (sources cost 0,
+    the endpoint counted)."""
+    dist = {i: 0.0 for i in sources}
+    heap = [(0.0, i) for i in sorted(dist)]
+    heapq.heapify(heap)
+    done = set()
+    while heap:
+        dv, v = heapq.heappop(heap)
+        if v in done:
+            continue
+        done.add(v)
+        for u in d.nb[v]:
+            nd = dv + cost(u)
+            if nd < dist.get(u, float("inf")):
+                dist[u] = nd
+                heapq.heappush(heap, (nd, u))
+    return dist
+
+
+#: Most free components per label for which label_cost enumerates their subsets.
+MAX_FREE_COMPONENTS = 12
+
+
+def label_cost(d: RealignData, S: Sequence[int], l: int) -> float:
+    """A lower bound c_l on the people of *other owned* baseline groups that the
+    group labelled l must hold (its paid people)::
+
+        c_l = min_Q max(ST(Q), floor - pop(Q))
+
+    over the sets Q of free components (connected pieces of l's units and the
+    units of baseline groups outside S) holding a unit of l, with ST(Q) the
+    least paid population connecting them (exact for |Q| <= 3, else the
+    largest pairwise distance). Valid: a group touching exactly the free
+    components Q holds at least ST(Q) paid people and, reaching the floor,
+    at least floor - pop(Q). Groups are disjoint, so moved >= U(S) + Σ_l c_l."""
+    free, comps = _free_components(d, S, l)
+    if len(comps) > MAX_FREE_COMPONENTS:
+        return 0.0
+    cp = [sum(int(d.pop[i]) for i in c) for c in comps]
+    has_l = [any(d.base[i] == l for i in c) for c in comps]
+
+    def cost(v):
+        return 0 if v in free else int(d.pop[v])
+
+    dist = [_dijkstra(d, c, cost) for c in comps]
+    inf = float("inf")
+    pair = [[min((dist[a].get(i, inf) for i in comps[b]), default=inf) for b in range(len(comps))] for a in range(len(comps))]
+    best = inf
+    for k in range(1, len(comps) + 1):
+        for Q in itertools.combinations(range(len(comps)), k):
+            if not any(has_l[q] for q in Q):
+                continue
+            short = d.floor - sum(cp[q] for q in Q)
+            if k == 1:
+                st = 0.0
+            elif k == 3:
+                a, b, c = Q
+                st = min((dist[a].get(v, inf) + dist[b].get(v, inf) + dist[c].get(v, inf) - 2 * cost(v) for v in d.units),
+                         default=inf)
+            else:
+                st = max(pair[a][b] for a, b in itertools.combinations(Q, 2))
+            best = min(best, max(st, short, 0))
+    return best
+
+
+def restrict(d: RealignData, S: tuple[int, ...], U: int, slack: float, costs: dict[int, float]) -> Restriction | None:
+    """The restricted model of owner set S holding every plan of S that moves
+    fewer than U + slack people: x[i, l] is allowed when base(i) = l or
+
+        d_l(i) < slack - Σ_{l' ∈ S - {l}} c_l'
+
+    (moving i into l's group costs at least d_l(i) there and every other group
+    its c_l'). None when some unit is left with no label."""
+    total_c = sum(costs.values())
+    owned = set(S)
+    labels: dict[int, tuple[int, ...]] = {}
+    dist = {l: label_distances(d, S, l) for l in S}
+    for i in d.units:
+        b = d.base[i]
+        al = tuple(l for l in S if l == b or dist[l].get(i, float("inf")) < slack - (total_c - costs[l]))
+        if not al:
+            return None
+        labels[i] = al
+    # contract touching units fixed to the same label
+    node_of: dict[int, int] = {}
+    nodes: list[list[int]] = []
+    fixed: list[int | None] = []
+    for i in d.units:
+        if i in node_of:
+            continue
+        k = len(nodes)
+        if len(labels[i]) == 1:
+            l = labels[i][0]
+            comp, stack = [i], [i]
+            node_of[i] = k
+            while stack:
+                v = stack.pop()
+                for u in d.nb[v]:
+                    if u not in node_of and labels[u] == (l,):
+                        node_of[u] = k
+                        comp.append(u)
+                        stack.append(u)
+            nodes.append(sorted(comp))
+            fixed.append(l)
+        else:
+            node_of[i] = k
+            nodes.append([i])
+            fixed.append(None)
+    adj = [set() for _ in nodes]
+    for i in d.units:
+        for u in d.nb[i]:
+            a, b = node_of[i], node_of[u]
+            if a != b:
+                adj[a].add(b)
+    npop = [int(sum(int(d.pop[i]) for i in n)) for n in nodes]
+    nbase = [d.base[n[0]] if fixed[k] is None else None for k, n in enumerate(nodes)]
+    allowed = [labels[n[0]] for n in nodes]
+    constant = U + sum(int(d.pop[i]) for k, n in enumerate(nodes) if fixed[k] is not None
+                       for i in n if d.base[i] in owned and d.base[i] != fixed[k])
+    roots: dict[int, int | None] = {}
+    cands: dict[int, list[int]] = {}
+    for l in S:
+        fx = [k for k in range(len(nodes)) if fixed[k] == l and any(d.base[i] == l for i in nodes[k])]
+        roots[l] = max(fx, key=lambda k: (npop[k], -k)) if fx else None
+        cands[l] = [] if fx else [k for k in range(len(nodes)) if fixed[k] is None and nbase[k] == l]
+    return Restriction(S, slack, nodes, fixed, allowed, npop, nbase, [sorted(a) for a in adj], roots, cands, constant,
+                       dist, dict(costs))
+
+
+# ---------------------------------------------------------------------------
+# the restricted model
+# ---------------------------------------------------------------------------
+def _members(r: Restriction, l: int) -> list[int]:
+    return [k for k in range(len(r.nodes)) if l in r.allowed[k]]
+
+
+def add_realign_assignment(prob, x, r: Restriction):
+    """Every free node takes one label: Σ_{l ∈ allowed(k)} x[k, l] = 1."""
+    for k in range(len(r.nodes)):
+        if r.fixed[k] is None:
+            prob += pulp.lpSum(x[k, l] for l in r.allowed[k]) == 1, f"assign_{k}"
+
+
+def add_realign_floor(prob, x, r: Restriction, floor: int):
+    """Every owned label's group reaches the floor: Σ_k pop_k x[k, l] >= floor."""
+    for l in r.S:
+        prob += pulp.lpSum(r.npop[k] * x[k, l] for k in _members(r, l)) >= floor, f"floor_{l}"
+
+
+def add_realign_neighbour_cuts(prob, x, r: Restriction, floor: int):
+    """A free node below the floor that is not a root candidate has a member
+    neighbour in its group: x[k, l] <= Σ_{s ∈ N(k)} x[s, l]."""
+    for k in range(len(r.nodes)):
+        if r.fixed[k] is not None or r.npop[k] >= floor:
+            continue
+        for l in r.allowed[k]:
+            if k in r.cands[l]:
+                continue
+            prob += x[k, l] <= pulp.lpSum(x[s, l] for s in r.adj[k] if l in r.allowed[s]), f"nb_{k}_{l}"
+
+
+def add_realign_path_costs(prob, x, r: Restriction, dist: dict[int, dict[int, float]], costs: dict[int, float]):
+    """The paid people of label l's group (those of other owned baseline groups),
+    P_l = Σ_{k: nbase(k) ∈ S - {l}} pop_k x[k, l], cover its bound and the path
+    from each member to a unit of l (label_cost, label_distances)::
+
+        P_l >= c_l,   P_l >= d_l(k) x[k, l]   for every free node k allowed l."""
+    owned = set(r.S)
+    for l in r.S:
+        paid = [r.npop[k] * x[k, l] for k in _members(r, l) if r.fixed[k] is None and r.nbase[k] in owned and r.nbase[k] != l]
+        P = pulp.lpSum(paid)
+        if costs.get(l, 0) > 0:
+            prob += P >= costs[l], f"paid_{l}"
+        for k in _members(r, l):
+            if r.fixed[k] is not None:
+                continue
+            dk = min(dist[l].get(i, float("inf")) for i in r.nodes[k])
+            if dk > costs.get(l, 0) and dk < float("inf"):
+                prob += P >= dk * x[k, l], f"path_{k}_{l}"
+
+
+def add_realign_flow(prob, x, r: Restriction):
+    """Single-commodity flow per label l from its root over the nodes allowed
+    l (M_l = their number): f[a, b, l] <= M_l x[b, l]; for a fixed root,
+    inflow - outflow = x[k, l] at every other node; for a chosen root,
+    Σ_k ρ[k, l] = 1, ρ[k, l] <= x[k, l] and inflow - outflow >= x[k, l] - M_l ρ[k, l]."""
+    rho = {}
+    for l in r.S:
+        mem = _members(r, l)
+        ms = set(mem)
+        M = max(1, len(mem) - 1)
+        fin: dict[int, list] = {k: [] for k in mem}
+        fout: dict[int, list] = {k: [] for k in mem}
+        root = r.roots[l]
+        for a in mem:
+            for b in r.adj[a]:
+                if b not in ms or b == root:
+                    continue
+                f = pulp.LpVariable(f"f_{a}_{b}_{l}", lowBound=0, upBound=M)
+                fin[b].append(f)
+                fout[a].append(f)
+                if r.fixed[b] is None:
+                    prob += f <= M * x[b, l], f"cap_{a}_{b}_{l}"
+        if root is not None:
+            for k in mem:
+                if k != root:
+                    prob += pulp.lpSum(fin[k]) - pulp.lpSum(fout[k]) == x[k, l], f"bal_{k}_{l}"
+        else:
+            cs = set(r.cands[l])
+            for k in r.cands[l]:
+                rho[k, l] = pulp.LpVariable(f"rho_{k}_{l}", cat="Binary")
+                prob += rho[k, l] <= x[k, l], f"rootin_{k}_{l}"
+            prob += pulp.lpSum(rho[k, l] for k in r.cands[l]) == 1, f"oneroot_{l}"
+            for k in mem:
+                rhs = x[k, l] - M * rho[k, l] if k in cs else x[k, l]
+                prob += pulp.lpSum(fin[k]) - pulp.lpSum(fout[k]) >= rhs, f"bal_{k}_{l}"
+    return rho
+
+
+def build_realign(r: Restriction, floor: int, name: str = "realign"):
+    """The restricted model of one owner set; returns (problem, x)::
+
+        min  constant + Σ_{free k} pop_k (1 - x[k, base(k)])    people moved
+        s.t. add_realign_assignment, add_realign_floor, add_realign_neighbour_cuts,
+             add_realign_path_costs, add_realign_flow
+
+    ``x[k, l]`` is the constant 1 for a node fixed to l."""
+    prob = pulp.LpProblem(name, pulp.LpMinimize)
+    x: dict[tuple[int, int], object] = {}
+    for k in range(len(r.nodes)):
+        if r.fixed[k] is not None:
+            x[k, r.fixed[k]] = 1
+        else:
+            for l in r.allowed[k]:
+                x[k, l] = pulp.LpVariable(f"x_{k}_{l}", cat="Binary")
+    owned = set(r.S)
+    obj = [r.npop[k] * (1 - x[k, r.nbase[k]]) for k in range(len(r.nodes))
+           if r.fixed[k] is None and r.nbase[k] in owned]
+    prob += pulp.lpSum(obj) + r.constant
+    add_realign_assignment(prob, x, r)
+    add_realign_floor(prob, x, r, floor)
+    add_realign_neighbour_cuts(prob, x, r, floor)
+    add_realign_path_costs(prob, x, r, r.dist, r.costs)
+    add_realign_flow(prob, x, r)
+    return prob, x
+
+
+# ---------------------------------------------------------------------------
+# solving
+# ---------------------------------------------------------------------------
+def _read_groups(r: Restriction, x) -> dict[int, list[int]]:
+    groups: dict[int, list[int]] = {l: [] for l in r.S}
+    for (k, l), v in x.items():
+        val = v if isinstance(v, int) else v.varValue
+        if val is not None and val > 0.5:
+            groups[l].extend(r.nodes[k])
+    return {l: sorted(g) for l, g in groups.items()}
+
+
+def moved_of(d: RealignData, groups: dict[int, list[int]]) -> int:
+    """People moved by labelled groups: total - Σ_l pop(g_l ∩ l)."""
+    total = sum(int(d.pop[i]) for i in d.units)
+    return total - sum(int(d.pop[i]) for l, g in groups.items() for i in g if d.base[i] == l)
+
+
+def _connected(d: RealignData, g: list[int]) -> bool:
+    return len(connected_pieces(d.nb, g)) == 1
+
+
+def solve_realign(d: RealignData, run: Callable, options, deadline: float | None) -> RealignResult:
+    """Exact least-moved regrouping of a connected block (see the module docstring).
+
+    ``run(prob, options, time_limit, integral)`` is the solver call
+    (:func:`ccgmerge.solvers.run`)."""
+    total = sum(int(d.pop[i]) for i in d.units)
+    lp = d.label_pop()
+    sets = owner_sets(d)
+    # a single group of everything, owned by its largest baseline group, is a plan
+    top = max(range(d.n_labels), key=lambda l: (lp[l], -l))
+    best: tuple[int, dict[int, list[int]]] = (total - lp[top], {top: sorted(d.units)})
+    bounds: dict[tuple[int, ...], float] = {}
+    log: list[dict] = []
+    n_vars = n_cons = 0
+    unproven = False
+    step0 = int(np.median([int(d.pop[i]) for i in d.units]))  # about one unit's people
+    for LB, U, S in sets:
+        UB = best[0]
+        if LB >= UB:
+            bounds[S] = UB
+            continue
+        costs = {l: label_cost(d, S, l) for l in S}
+        LB = max(LB, U + sum(costs.values()))
+        if LB >= UB:
+            bounds[S] = UB
+            continue
+        if deadline is not None and time.perf_counter() >= deadline:
+            bounds[S] = LB
+            unproven = True
+            continue
+        # The restriction with slack s and the cutoff moved <= U + s - 1 holds exactly the
+        # plans of S moving fewer than U + s people: no plan proves S's optimum >= U + s,
+        # an optimum is S's optimum. Slacks grow from the bound to UB - U.
+        lo, step = LB - U, max(1, step0)
+        while True:
+            s = min(lo + step, UB - U)
+            entry = {"owners": S, "LB": LB, "U": U, "slack": s}
+            log.append(entry)
+            r = restrict(d, S, U, s, costs)
+            if r is None:  # some unit reaches no owner within the slack
+                entry["result"] = "empty"
+                done, bound_s = False, U + s
+            else:
+                prob, x = build_realign(r, d.floor, name="realign")
+                prob += prob.objective <= U + s - 1, "cutoff"
+                n_vars, n_cons = max(n_vars, len(prob.variables())), max(n_cons, len(prob.constraints))
+                entry.update(free=sum(1 for f in r.fixed if f is None), nodes=len(r.nodes), vars=len(prob.variables()))
+                left = None if deadline is None else max(1.0, deadline - time.perf_counter())
+                out = run(prob, options, left, integral=True)
+                entry.update(result=out.status.value, objective=out.objective, bound=out.bound, seconds=round(out.seconds, 3))
+                if out.objective is not None:
+                    groups = _read_groups(r, x)
+                    val = moved_of(d, groups)
+                    if not all(_connected(d, g) and sum(int(d.pop[i]) for i in g) >= d.floor for g in groups.values()):
+                        raise RuntimeError(f"realign: the model returned an invalid plan for owners {S}")
+                    if val < best[0]:
+                        best = (val, groups)
+                    UB = best[0]
+                if out.status is Status.INFEASIBLE:
+                    done, bound_s = False, U + s
+                elif out.status is Status.OPTIMAL:
+                    done, bound_s = True, out.objective
+                else:  # stopped by the time limit
+                    done, bound_s = True, max(U + lo, min(out.bound if out.bound is not None else U + lo, U + s))
+                    unproven = True
+            if done or U + s >= UB or (deadline is not None and time.perf_counter() >= deadline):
+                bounds[S] = max(LB, min(bound_s, UB) if not done else bound_s)
+                unproven = unproven or bounds[S] < UB
+                break
+            lo, step = s, step * 2
+    value = best[0]
+    bound = min([value] + list(bounds.values()))
+    status = Status.OPTIMAL if bound >= value - 1e-9 else Status.FEASIBLE
+    groups = [g for _, g in sorted(best[1].items())]
+    solved = sum(1 for e in log if "vars" in e)
+    detail = (f"realign: {len(sets)} owner sets, {solved} restricted solves"
+              + ("; stopped by the time limit" if unproven else ""))
+    return RealignResult(groups, status, float(value), float(bound), detail, n_vars, n_cons, log)

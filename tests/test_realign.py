@@ -1,0 +1,95 @@
+"""Tests of the exact least-moved regrouping (ccgmerge.realign).
+
+Differential: on tiny instances with a random baseline grouping, ``solve``
+with objective ``moved`` (coterminosity off or nested, no locks or caps) runs
+the realign path for connected blocks and must match brute force. The
+bounds it relies on (label_cost, the path bound of restrict) are checked
+against every feasible partition of tiny instances.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from brute import brute_force
+from ccgmerge import realign
+from ccgmerge.optimise import solve
+from ccgmerge.plan import Status
+from ccgmerge.scenario import Scenario
+from test_optimise import assert_matches_brute, cases, hsettings
+
+
+def _floor(draw, case):
+    total = sum(case.pops)
+    return draw(st.one_of(st.integers(1, max(1, total // 3)), st.integers(1, total)))
+
+
+@hsettings(60)
+@given(data=st.data())
+def test_realign_matches_brute_force(data):
+    case = data.draw(cases(baseline=True, min_units=4, max_units=8), label="case")
+    floor = _floor(data.draw, case)
+    mode = data.draw(st.sampled_from(["off", "nested"]), label="mode")
+    plan = assert_matches_brute(case.inst, Scenario(floor=floor, coterminosity=mode, objective="moved"))
+    if plan.status is Status.OPTIMAL and len(set(case.inst.baseline)) > 1:
+        assert {s["formulation"] for s in plan.subproblems} <= {"realign", "labelled"}
+
+
+def _data(case, floor):
+    inst = case.inst
+    labs = sorted(set(inst._baseline))
+    lab = {c: k for k, c in enumerate(labs)}
+    units = list(range(inst.n_units))
+    return realign.block_data(units, {i: lab[inst._baseline[i]] for i in units}, len(labs), inst.population,
+                              inst.neighbours, floor)
+
+
+def _labelled_moves(d, groups):
+    """Every assignment of distinct labels to the groups, each group holding a unit
+    of its label: (labels, paid people per group, moved)."""
+    total = sum(int(d.pop[i]) for i in d.units)
+    for labels in itertools.permutations(range(d.n_labels), len(groups)):
+        if not all(any(d.base[i] == l for i in g) for l, g in zip(labels, groups)):
+            continue
+        kept = sum(int(d.pop[i]) for l, g in zip(labels, groups) for i in g if d.base[i] == l)
+        yield labels, total - kept
+
+
+@hsettings(40)
+@given(data=st.data())
+def test_bounds_hold_on_every_partition(data):
+    """moved >= U(S) + Σ c_l, and a unit in a foreign group l forces moved >=
+    U(S) + d_l(i) + Σ_{l' != l} c_l' (the inequality restrict() relies on)."""
+    case = data.draw(cases(baseline=True, min_units=4, max_units=7), label="case")
+    floor = _floor(data.draw, case)
+    d = _data(case, floor)
+    if d is None:
+        return
+    b = brute_force(case.inst, Scenario(floor=floor, objective="moved"))
+    lp = d.label_pop()
+    total = sum(lp)
+    for groups in b.feasible:
+        for labels, moved in _labelled_moves(d, groups):
+            S = tuple(sorted(labels))
+            U = total - sum(lp[l] for l in S)
+            costs = {l: realign.label_cost(d, S, l) for l in S}
+            assert moved >= U + sum(costs.values()), (groups, labels, costs)
+            for l, g in zip(labels, groups):
+                dist = realign.label_distances(d, S, l)
+                for i in g:
+                    if d.base[i] != l:
+                        assert moved >= U + dist[i] + sum(costs.values()) - costs[l], (groups, labels, i)
+
+
+def test_realign_small_chain():
+    # B0 = {0, 1}, B1 = {2}, B2 = {3, 4} on a path, pops 3, 3, 2, 3, 3, floor 6:
+    # two groups; the best keeps B0 and B2 whole and moves unit 2 (2 people)
+    from test_optimise import build
+    inst = build([3, 3, 2, 3, 3], [(0, 1), (1, 2), (2, 3), (3, 4)], [(i, "H0", p) for i, p in enumerate([3, 3, 2, 3, 3])],
+                 baseline={"U0": "B0", "U1": "B0", "U2": "B1", "U3": "B2", "U4": "B2"})
+    plan = solve(inst, Scenario(floor=6, objective="moved"))
+    assert plan.status is Status.OPTIMAL and plan.objective == 2
+    assert plan.formulation == "realign"
