@@ -444,6 +444,54 @@ def _connected(d: RealignData, g: list[int]) -> bool:
     return len(connected_pieces(d.nb, g)) == 1
 
 
+def wholesale_plan(d: RealignData) -> dict[int, list[int]] | None:
+    """A quick incumbent: baseline groups (their connected pieces) kept whole,
+    the smallest group below the floor merged into its least populous
+    neighbouring group (so the merge moves at most the smaller one's people)
+    until every group reaches the floor; owners are given
+    greedily by people kept. Keys are owner labels (negative: a group keeping
+    no one). None if the block cannot reach the floor."""
+    groups: list[list[int]] = []
+    for l in range(d.n_labels):
+        mem = [i for i in d.units if d.base[i] == l]
+        groups += connected_pieces(d.nb, mem) if mem else []
+    where = {i: k for k, g in enumerate(groups) for i in g}
+    gpop = [sum(int(d.pop[i]) for i in g) for g in groups]
+    alive = set(range(len(groups)))
+    while True:
+        short = [k for k in alive if gpop[k] < d.floor]
+        if not short:
+            break
+        if len(alive) == 1:
+            return None
+        k = min(short, key=lambda q: (gpop[q], min(groups[q])))
+        nbrs = {where[v] for i in groups[k] for v in d.nb[i]} - {k}
+        if not nbrs:
+            return None
+        t = min(nbrs, key=lambda q: (gpop[q], min(groups[q])))
+        for i in groups[k]:
+            where[i] = t
+        groups[t] = sorted(groups[t] + groups[k])
+        gpop[t] += gpop[k]
+        alive.discard(k)
+    kept = []
+    for k in sorted(alive):
+        per: dict[int, int] = {}
+        for i in groups[k]:
+            per[d.base[i]] = per.get(d.base[i], 0) + int(d.pop[i])
+        kept += [(p, l, k) for l, p in per.items()]
+    owner: dict[int, int] = {}
+    used: set[int] = set()
+    for p, l, k in sorted(kept, key=lambda e: (-e[0], e[1], e[2])):
+        if k not in owner and l not in used:
+            owner[k] = l
+            used.add(l)
+    out: dict[int, list[int]] = {}
+    for n, k in enumerate(sorted(alive)):
+        out[owner.get(k, -1 - n)] = groups[k]
+    return out
+
+
 def solve_realign(d: RealignData, run: Callable, options, deadline: float | None) -> RealignResult:
     """Exact least-moved regrouping of a connected block (see the module docstring).
 
@@ -455,6 +503,9 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
     # a single group of everything, owned by its largest baseline group, is a plan
     top = max(range(d.n_labels), key=lambda l: (lp[l], -l))
     best: tuple[int, dict[int, list[int]]] = (total - lp[top], {top: sorted(d.units)})
+    whole = wholesale_plan(d)
+    if whole is not None and moved_of(d, whole) < best[0]:
+        best = (moved_of(d, whole), whole)
     bounds: dict[tuple[int, ...], float] = {}
     log: list[dict] = []
     n_vars = n_cons = 0

@@ -105,7 +105,11 @@ def make_solver(options: SolverOptions, time_limit: float | None, log_path: str 
     if not isinstance(s, str):
         return s
     if s.lower() == "cbc":
-        kw = dict(msg=options.msg, threads=options.threads, logPath=log_path, warmStart=options.warm_start)
+        # "-threads 1" switches CBC 2.10 to its threaded search with one worker; a search
+        # that ends before the worker starts then waits 10 s for it ("Thread 0 used 0
+        # times, waiting to start 10.00013"). One thread is CBC's plain serial mode.
+        kw = dict(msg=options.msg, threads=options.threads if options.threads > 1 else None, logPath=log_path,
+                  warmStart=options.warm_start)
         if time_limit is not None:
             kw["timeLimit"] = max(1, math.ceil(time_limit))
         if options.gap > 0:

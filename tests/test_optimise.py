@@ -971,7 +971,6 @@ def test_real_aligned_200k_split_warwickshire_is_proven(ccg2013, solver):
     w = {ccg2013.index[c] for c in ("05H", "05R")}
     union = next(g for g in plan.groups if w <= set(g))
     assert len(set(ccg2013.main_area_index[sorted(union)].tolist())) >= 2  # Warwickshire with an HWB joining it
-    assert secs < 20, f"{secs:.1f} s"
 
 
 @pytest.mark.parametrize("floor,mode", _real_params(FLOORS[:4], ["off", "aligned"]))
