@@ -1166,3 +1166,13 @@ def test_cbc_infeasible_at_its_time_limit_is_not_a_proof(monkeypatch):
 
     assert outcome(1.0, 1.0) is Status.NO_SOLUTION
     assert outcome(0.0, 30.0) is Status.INFEASIBLE
+
+
+def test_cbc_single_thread_is_serial():
+    """'-threads 1' puts CBC 2.10 in threaded mode, where a search that ends
+    before its one worker starts waits 10 s for it ("Thread 0 used 0 times,
+    waiting to start 10.00013"); one thread must mean CBC's serial mode."""
+    from ccgmerge.solvers import SolverOptions, make_solver
+
+    assert "threads" not in make_solver(SolverOptions(threads=1), None).optionsDict
+    assert make_solver(SolverOptions(threads=2), None).optionsDict["threads"] == 2
