@@ -24,12 +24,41 @@ Example: a path ``0 - 1 - 2 - 3`` with populations 60, 50, 70, 40 and floor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .instance import Instance
 from .scenario import Coterminosity, Scenario
 
-__all__ = ["greedy_merge"]
+__all__ = ["greedy_merge", "merge_until_viable"]
+
+
+def merge_until_viable(groups: Sequence[Sequence[int]], nb, pop, floor: float,
+                       admissible: Callable[[list[int], list[int]], bool] | None = None) -> list[list[int]] | None:
+    """Merge the smallest group below ``floor`` into its least populous
+    admissible neighbouring group (ties: smallest member), until every group
+    reaches the floor; None when a group below the floor has no admissible
+    neighbour. ``groups`` must be disjoint; ``nb[u]`` lists u's neighbours
+    (those outside every group are ignored). Returns groups sorted, ordered by
+    their smallest member."""
+    members = {min(g): sorted(g) for g in groups}
+    group = {u: k for k, g in members.items() for u in g}
+    gpop = {k: int(sum(pop[u] for u in g)) for k, g in members.items()}
+    while True:
+        short = [g for g in members if gpop[g] < floor]
+        if not short:
+            break
+        g = min(short, key=lambda k: (gpop[k], k))
+        options = {group[v] for u in members[g] for v in nb[u] if v in group and group[v] != g}
+        best = next((h for h in sorted(options, key=lambda k: (gpop[k], k))
+                     if admissible is None or admissible(members[g], members[h])), None)
+        if best is None:
+            return None
+        keep, drop = min(g, best), max(g, best)
+        for u in members[drop]:
+            group[u] = keep
+        members[keep] = sorted(members[keep] + members.pop(drop))
+        gpop[keep] += gpop.pop(drop)
+    return sorted(members.values(), key=lambda m: m[0])
 
 
 def greedy_merge(inst: Instance, scenario: Scenario, units: Sequence[int] | None = None) -> list[list[int]] | None:
@@ -40,47 +69,21 @@ def greedy_merge(inst: Instance, scenario: Scenario, units: Sequence[int] | None
     if scenario.coterminosity is Coterminosity.ALIGNED or scenario.together:
         return None
     units = sorted(range(inst.n_units) if units is None else units)
-    inside = set(units)
     pop = inst.population
     main = inst.main_area_index
-    F = scenario.floor_population
     alone = {inst.index[c] for c in scenario.alone if c in inst.index}
     apart = {(inst.index[a], inst.index[b]) for a, b in scenario.apart if a in inst.index and b in inst.index}
     apart |= {(b, a) for a, b in apart}
-    group = {u: u for u in units}              # unit -> group id (its first unit)
-    members = {u: [u] for u in units}
-    gpop = {u: int(pop[u]) for u in units}
-    while True:
-        short = [g for g in members if gpop[g] < F]
-        if not short:
-            break
-        g = min(short, key=lambda k: (gpop[k], k))
-        if any(u in alone for u in members[g]):
-            return None
-        options = set()
-        for u in members[g]:
-            for v in inst.neighbours[u]:
-                if v in inside and group[v] != g:
-                    options.add(group[v])
-        best = None
-        for h in sorted(options, key=lambda k: (gpop[k], k)):
-            if any(u in alone for u in members[h]):
-                continue
-            if scenario.ceiling is not None and gpop[g] + gpop[h] > scenario.ceiling:
-                continue
-            if scenario.max_units is not None and len(members[g]) + len(members[h]) > scenario.max_units:
-                continue
-            if scenario.coterminosity is Coterminosity.NESTED and main[members[g][0]] != main[members[h][0]]:
-                continue
-            if apart and any((u, v) in apart for u in members[g] for v in members[h]):
-                continue
-            best = h
-            break
-        if best is None:
-            return None
-        keep, drop = min(g, best), max(g, best)
-        for u in members[drop]:
-            group[u] = keep
-        members[keep] = sorted(members[keep] + members.pop(drop))
-        gpop[keep] += gpop.pop(drop)
-    return sorted(members.values(), key=lambda m: m[0])
+
+    def admissible(g: list[int], h: list[int]) -> bool:
+        if any(u in alone for u in g) or any(u in alone for u in h):
+            return False
+        if scenario.ceiling is not None and int(pop[g].sum() + pop[h].sum()) > scenario.ceiling:
+            return False
+        if scenario.max_units is not None and len(g) + len(h) > scenario.max_units:
+            return False
+        if scenario.coterminosity is Coterminosity.NESTED and main[g[0]] != main[h[0]]:
+            return False
+        return not (apart and any((u, v) in apart for u in g for v in h))
+
+    return merge_until_viable([[u] for u in units], inst.neighbours, pop, scenario.floor_population, admissible)

@@ -620,6 +620,16 @@ class Instance:
         return self._main.copy()
 
     @cached_property
+    def unit_area_people(self) -> tuple[tuple[tuple[int, int], ...], ...]:
+        """For each unit, its ``(area position, people)`` membership rows in area order."""
+        aidx = {c: i for i, c in enumerate(self.area_codes)}
+        out: list[list[tuple[int, int]]] = [[] for _ in range(self.n_units)]
+        m = self._membership
+        for u, a, p in zip(m["unit"], m["area"], m["population"]):
+            out[self.index[u]].append((aidx[a], int(p)))
+        return tuple(tuple(r) for r in out)
+
+    @cached_property
     def main_area_index(self) -> np.ndarray:
         """Position (in :attr:`area_codes`) of each unit's main area."""
         aidx = {c: i for i, c in enumerate(self.area_codes)}

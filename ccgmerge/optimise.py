@@ -821,15 +821,6 @@ def _assemble_aligned(inst, data: PackingData, chosen_y, chosen_z, internal, F):
 # ---------------------------------------------------------------------------
 # partition path
 # ---------------------------------------------------------------------------
-def _unit_areas(inst: Instance) -> dict[int, list[tuple[int, int]]]:
-    """unit position -> [(HWB position, people of the unit in it)]."""
-    aidx = {a: k for k, a in enumerate(inst.area_codes)}
-    out: dict[int, list[tuple[int, int]]] = {}
-    for u, a, p in zip(inst._membership["unit"], inst._membership["area"], inst._membership["population"]):
-        out.setdefault(inst.index[u], []).append((aidx[a], int(p)))
-    return out
-
-
 def _group_noncot(unit_areas, members) -> int:
     per: dict[int, int] = {}
     total = 0
@@ -877,7 +868,7 @@ def _solve_partition(inst: Instance, block: Block, scenario: Scenario, options: 
         return False
 
     cands = cand.unsplittable_sets(inst.neighbours, w, F, nodes=block.units, limit=limit, prune=prune)
-    ua = _unit_areas(inst)
+    ua = inst.unit_area_people
     costs = {
         "merges": [len(G) - 1 for G in cands],
         "moved": [int(sum(w[i] for i in G) - max(w[i] for i in G)) for G in cands],
@@ -927,11 +918,11 @@ def _solve_partition(inst: Instance, block: Block, scenario: Scenario, options: 
                         f"{detail}; {len(cands)} candidates{start_note}", len(prob.variables()), len(prob.constraints))
 
 
-def _limit_rhs(inst: Instance, scenario: Scenario, fixed: list[list[int]], block: Block) -> dict[str, float]:
+def _limit_rhs(inst: Instance, scenario: Scenario, fixed: list[list[int]]) -> dict[str, float]:
     """Right-hand sides of the limits for the one block holding every unit not locked alone,
     in the block's own terms: merges within the block (every unit its own
     baseline) or groups formed, noncoterminous and moved people of the block."""
-    ua = _unit_areas(inst)
+    ua = inst.unit_area_people
     rhs = {}
     for k, eps in scenario.limits:
         if k == "noncoterminous":
@@ -987,15 +978,10 @@ def _compact_objective(prob, inst: Instance, x, members, d: CompactData, stage, 
                 if len(ls) > 1:
                     prob += pulp.lpSum(ls) <= 1
         elif t is Objective.NONCOTERMINOUS:
-            mem_rows = inst._membership
-            idx = inst.index
-            unit_areas: dict[int, list[tuple[str, int]]] = {}
-            for u, a, p in zip(mem_rows["unit"], mem_rows["area"], mem_rows["population"]):
-                unit_areas.setdefault(idx[u], []).append((a, int(p)))
             for j in roots:
-                per_area: dict[str, list] = {}
+                per_area: dict[int, list] = {}
                 for i in members[j]:
-                    for a, p in unit_areas[i]:
+                    for a, p in inst.unit_area_people[i]:
                         per_area.setdefault(a, []).append((i, p))
                 cs = []
                 for k, (a, rows) in enumerate(sorted(per_area.items())):
@@ -1197,7 +1183,7 @@ def solve(
     packing_ok = _packing_exact(instance, scenario)
     partition_ok = _partition_exact(instance, scenario)
     labelled_ok = _labelled_exact(instance, scenario)
-    limits = _limit_rhs(instance, scenario, fixed, blocks[0]) if scenario.limits and blocks else {}
+    limits = _limit_rhs(instance, scenario, fixed) if scenario.limits and blocks else {}
     if formulation == "partition" and not partition_ok:
         raise ScenarioError("formulation='partition' is exact only for objectives and limits on merges/noncoterminous/moved "
                             "(moved: every unit its own baseline), no together locks, contiguity on and coterminosity "

@@ -59,6 +59,7 @@ import numpy as np
 import pulp
 
 from .candidates import connected_pieces
+from .heuristic import merge_until_viable
 from .plan import Status
 
 __all__ = ["RealignData", "RealignResult", "block_data", "owner_sets", "label_distances", "restrict", "build_realign",
@@ -446,38 +447,22 @@ def _connected(d: RealignData, g: list[int]) -> bool:
 
 def wholesale_plan(d: RealignData) -> dict[int, list[int]] | None:
     """A quick incumbent: baseline groups (their connected pieces) kept whole,
-    the smallest group below the floor merged into its least populous
-    neighbouring group (so the merge moves at most the smaller one's people)
-    until every group reaches the floor; owners are given
-    greedily by people kept. Keys are owner labels (negative: a group keeping
-    no one). None if the block cannot reach the floor."""
-    groups: list[list[int]] = []
+    merged by :func:`ccgmerge.heuristic.merge_until_viable` (the smallest group
+    below the floor into its least populous neighbour, so a merge moves at most
+    the smaller one's people); owners are given greedily by people kept. Keys
+    are owner labels (negative: a group keeping no one). None if the block
+    cannot reach the floor."""
+    pieces: list[list[int]] = []
     for l in range(d.n_labels):
         mem = [i for i in d.units if d.base[i] == l]
-        groups += connected_pieces(d.nb, mem) if mem else []
-    where = {i: k for k, g in enumerate(groups) for i in g}
-    gpop = [sum(int(d.pop[i]) for i in g) for g in groups]
-    alive = set(range(len(groups)))
-    while True:
-        short = [k for k in alive if gpop[k] < d.floor]
-        if not short:
-            break
-        if len(alive) == 1:
-            return None
-        k = min(short, key=lambda q: (gpop[q], min(groups[q])))
-        nbrs = {where[v] for i in groups[k] for v in d.nb[i]} - {k}
-        if not nbrs:
-            return None
-        t = min(nbrs, key=lambda q: (gpop[q], min(groups[q])))
-        for i in groups[k]:
-            where[i] = t
-        groups[t] = sorted(groups[t] + groups[k])
-        gpop[t] += gpop[k]
-        alive.discard(k)
+        pieces += connected_pieces(d.nb, mem) if mem else []
+    groups = merge_until_viable(pieces, d.nb, d.pop, d.floor)
+    if groups is None:
+        return None
     kept = []
-    for k in sorted(alive):
+    for k, g in enumerate(groups):
         per: dict[int, int] = {}
-        for i in groups[k]:
+        for i in g:
             per[d.base[i]] = per.get(d.base[i], 0) + int(d.pop[i])
         kept += [(p, l, k) for l, p in per.items()]
     owner: dict[int, int] = {}
@@ -486,10 +471,7 @@ def wholesale_plan(d: RealignData) -> dict[int, list[int]] | None:
         if k not in owner and l not in used:
             owner[k] = l
             used.add(l)
-    out: dict[int, list[int]] = {}
-    for n, k in enumerate(sorted(alive)):
-        out[owner.get(k, -1 - n)] = groups[k]
-    return out
+    return {owner.get(k, -1 - k): g for k, g in enumerate(groups)}
 
 
 def solve_realign(d: RealignData, run: Callable, options, deadline: float | None) -> RealignResult:
