@@ -769,6 +769,33 @@ class Instance:
         b.index = b.index.map(str)
         return self._rebuild(baseline=b.astype(str), name=name, warn=False)
 
+    def with_membership(self, membership: pd.DataFrame, areas: pd.DataFrame | None = None, name: str | None = None,
+                        warn: bool = True) -> "Instance":
+        """A copy with a different unit-to-area membership (and area table).
+
+        ``membership`` has the columns ``unit``, ``area`` and ``population``,
+        as :attr:`membership`; ``areas`` (default: the current ones) is a
+        table like :attr:`areas` (indexed by code, or with a ``code``
+        column). Both are validated as in :meth:`from_frames`: every unit's
+        rows sum to its population and no area holds fewer people than its
+        rows place in it. Areas left with no member are dropped. Use it to
+        count some units as another area's, for example a piece of an HWB cut
+        off by an estuary attached to its neighbour (that area's population
+        then grows by the piece's people).
+
+        >>> import ccgmerge.synthetic as syn
+        >>> inst = syn.generate(12, n_areas=2, seed=0)
+        >>> first = inst.area_codes[0]
+        >>> mem = inst.membership.assign(area=first).groupby(["unit", "area"], as_index=False)["population"].sum()
+        >>> inst.with_membership(mem, inst.areas.assign(population=inst.total_population)).n_areas
+        1
+        """
+        a = self._areas if areas is None else (areas.reset_index() if "code" not in areas.columns else areas.copy())
+        m = membership.copy()
+        used = set(m["area"].astype(str)) if "area" in m else set()
+        a = a[a["code"].astype(str).isin(used)]
+        return self._rebuild(areas=a, membership=m, name=name, warn=warn)
+
     def with_populations(self, population: Mapping[str, float] | pd.Series | float, name: str | None = None) -> "Instance":
         """A copy with unit populations replaced (or all scaled by a number),
         membership and area populations scaled in proportion and rounded.

@@ -23,15 +23,72 @@ import math
 import os
 import re
 import tempfile
+import threading
 import time
+import types
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pulp
+from pulp.apis import coin_api
 
 from .errors import ScenarioError
 from .plan import Status
 
-__all__ = ["SolverOptions", "SolveOutcome", "make_solver", "run", "solver_version"]
+__all__ = ["SolverOptions", "SolveOutcome", "make_solver", "run", "solver_version", "overrun_grace"]
+
+
+def overrun_grace(time_limit: float) -> float:
+    """Seconds CBC may run past its time limit before ccgmerge stops it.
+
+    CBC checks its ``-sec`` limit only between phases: a large root LP or a
+    long pre-processing can overrun it by minutes (seen on a 600-LSOA compact
+    model in ``penalised`` mode, still running 90 s into a 30 s limit).
+    :func:`run` therefore kills CBC ``max(5, 10%)`` past the limit.
+
+    >>> overrun_grace(30), overrun_grace(600)
+    (5.0, 60.0)
+    """
+    return max(5.0, 0.1 * float(time_limit))
+
+
+@contextmanager
+def _cbc_watchdog(seconds: float | None):
+    """Kill the CBC process PuLP starts if it is still running after ``seconds``.
+
+    PuLP's CBC interface waits on ``subprocess.Popen(...).wait()`` with no
+    timeout; for the duration of the call its module sees a copy of
+    :mod:`subprocess` whose ``Popen`` records the process. Yields a list that
+    holds the processes it killed.
+    """
+    real = getattr(coin_api, "subprocess", None)
+    if seconds is None or real is None:
+        yield []
+        return
+    started, killed = [], []
+
+    def popen(*args, **kwargs):
+        proc = real.Popen(*args, **kwargs)
+        started.append(proc)
+        return proc
+
+    def fire():
+        for proc in started:
+            if proc.poll() is None:
+                proc.kill()
+                killed.append(proc)
+
+    shim = types.SimpleNamespace(**{k: getattr(real, k) for k in dir(real) if not k.startswith("__")})
+    shim.Popen = popen
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    coin_api.subprocess = shim
+    timer.start()
+    try:
+        yield killed
+    finally:
+        timer.cancel()
+        coin_api.subprocess = real
 
 
 @dataclass(frozen=True)
@@ -156,10 +213,18 @@ def run(prob: pulp.LpProblem, options: SolverOptions, time_limit: float | None =
         fd, log_path = tempfile.mkstemp(prefix="ccgmerge-cbc-", suffix=".log")
         os.close(fd)
     solver = make_solver(options, time_limit, log_path)
+    hard = None
+    if log_path is not None and time_limit is not None:
+        hard = max(1, math.ceil(time_limit)) + overrun_grace(time_limit)
     try:
-        prob.solve(solver)
+        with _cbc_watchdog(hard) as killed:
+            prob.solve(solver)
     except pulp.PulpSolverError as exc:
-        return SolveOutcome(Status.NO_SOLUTION, None, None, time.perf_counter() - t0, name, f"solver error: {exc}")
+        secs = time.perf_counter() - t0
+        if killed:
+            return SolveOutcome(Status.NO_SOLUTION, None, None, secs, name,
+                                f"stopped by ccgmerge after {secs:.0f} s: CBC overran its {time_limit:.0f} s time limit")
+        return SolveOutcome(Status.NO_SOLUTION, None, None, secs, name, f"solver error: {exc}")
     finally:
         text = ""
         if log_path is not None:

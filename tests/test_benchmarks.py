@@ -90,3 +90,28 @@ def test_quick_subset_runs_and_writes_outputs(tmp_path):
         assert (tmp_path / "scaling.png").stat().st_size > 1000
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["n_runs"] == 5 and summary["targets"]
+
+
+def test_england_case_attaches_an_hwb_below_the_floor():
+    """The Isles of Scilly (one LSOA, 2,264 people) cannot stand alone at
+    100,000 in nested mode; the england runner attaches it to the one HWB it
+    touches (Cornwall), solves Cornwall alone and with it, and re-checks the
+    attached plan on the true membership in penalised mode."""
+    _need_real_data()
+    from ccgmerge.data import load_lsoa2013
+    from ccgmerge.scenario import Scenario
+
+    case = suite.registry()["england_lsoa_100k/E06000053"]
+    assert case.runner == "hwb_attach" and case.family == "real_lsoa_england"
+    inst = load_lsoa2013(hwbs=["E06000053"], warn=False)
+    sc = Scenario(**case.scenario_kwargs)
+    out = suite._run_attach(inst, sc, suite.Variant(), None)
+    subs = {s["sub"]: s for s in out["attach_subsolves"]}
+    assert set(subs) == {"piece1:E06000052:alone", "piece1:E06000052:attached"}
+    att = subs["piece1:E06000052:attached"]
+    assert att["chosen"] and att["penalised_checked"] and att["checked"]
+    assert att["n_units"] == subs["piece1:E06000052:alone"]["n_units"] + 1
+    # the LSOA's 2013 CCG (Kernow) continues, so no one moves; its people are non-coterminous
+    assert out["status"] == "optimal" and out["objective"] == 0 and out["bound"] == 0
+    assert att["penalised_objective"] == out["attach_noncoterminous"] == 2264
+    assert out["orphan_pieces"] == [{"population": 2264, "units": 1}]

@@ -553,3 +553,22 @@ def test_random_valid_tables_build_and_main_area_is_argmax(tabs, slack):
     g.add_nodes_from(units)
     g.add_edges_from(edges)
     assert sorted(map(sorted, nx.connected_components(g))) == sorted(inst.components())
+
+
+def test_with_membership_moves_units_between_areas_and_validates():
+    import ccgmerge.synthetic as syn
+    from ccgmerge.errors import ValidationError
+
+    inst = syn.generate(12, n_areas=3, seed=1)
+    a0, a1 = inst.area_codes[0], inst.area_codes[1]
+    mem = inst.membership
+    moved_units = sorted(set(mem.loc[mem["area"] == a0, "unit"]))
+    new = mem.assign(area=mem["area"].replace({a0: a1})).groupby(["unit", "area"], as_index=False)["population"].sum()
+    with pytest.raises(ValidationError, match=a1):  # a1 now holds more people than its population
+        inst.with_membership(new)
+    areas = inst.areas
+    areas.loc[a1, "population"] = int(new.loc[new["area"] == a1, "population"].sum())
+    out = inst.with_membership(new, areas)
+    assert a0 not in out.area_codes and out.n_areas == inst.n_areas - 1
+    assert set(out.membership.loc[out.membership["area"] == a1, "unit"]) >= set(moved_units)
+    assert out.total_population == inst.total_population

@@ -1176,3 +1176,36 @@ def test_cbc_single_thread_is_serial():
 
     assert "threads" not in make_solver(SolverOptions(threads=1), None).optionsDict
     assert make_solver(SolverOptions(threads=2), None).optionsDict["threads"] == 2
+
+
+def test_cbc_overrunning_its_time_limit_is_stopped(tmp_path, monkeypatch):
+    """CBC checks its time limit only between phases (a 600-LSOA compact model
+    ran 90 s into a 30 s limit). A CBC that never returns is killed
+    ``overrun_grace`` past the limit and the outcome is no_solution, not a hang."""
+    import stat
+
+    import pulp
+
+    from ccgmerge import solvers
+
+    fake = tmp_path / "cbc"
+    fake.write_text("#!/bin/sh\nexec sleep 600\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    real = pulp.PULP_CBC_CMD
+    monkeypatch.setattr(pulp, "PULP_CBC_CMD", lambda **kw: pulp.COIN_CMD(path=str(fake), **kw))
+    x = pulp.LpVariable("x", 0, 1, cat="Binary")
+    prob = pulp.LpProblem("p", pulp.LpMinimize)
+    prob += x
+    t0 = time.perf_counter()
+    out = solvers.run(prob, solvers.SolverOptions(), 1.0)
+    waited = time.perf_counter() - t0
+    assert out.status is Status.NO_SOLUTION
+    assert "overran" in out.detail
+    assert waited < 1 + solvers.overrun_grace(1.0) + 30  # killed, not the script's 600 s
+    assert pulp.apis.coin_api.subprocess is __import__("subprocess")  # the shim is gone
+    monkeypatch.setattr(pulp, "PULP_CBC_CMD", real)
+    prob2 = pulp.LpProblem("q", pulp.LpMinimize)
+    y = pulp.LpVariable("y", 0, 1, cat="Binary")
+    prob2 += y
+    prob2 += y >= 1
+    assert solvers.run(prob2, solvers.SolverOptions(), 5.0).status is Status.OPTIMAL  # real CBC untouched
