@@ -223,10 +223,22 @@ def find_split(members: Sequence[int], nb, weight, floor) -> tuple[list[int], li
     inside = set(members)
     s0 = members[0]
     cap = total - floor
-    # every connected set A containing s0 with weight <= total - floor, by ESU
-    stack = [([s0], [u for u in sorted(nb[s0]) if u in inside], weight[s0], {s0} | set(nb[s0]))]
+    quick = _tree_split(members, inside, nb, weight, floor, total)
+    if quick is not None:
+        return quick
+    # every connected set A containing s0 with weight <= total - floor, by ESU, pruned:
+    # once S - A falls into pieces, a split's other part lies inside one piece, so A
+    # must grow by every other piece; a branch where that passes the cap, or where no
+    # piece reaches the floor, holds no split
+    def hopeless(a_members, a_weight):
+        pieces = connected_pieces(nb, inside.difference(a_members))
+        ws = [sum(weight[v] for v in pc) for pc in pieces]
+        big = max(ws, default=0)
+        return len(pieces), big < floor or a_weight + (sum(ws) - big) > cap
+
     if floor <= weight[s0] <= cap and len(connected_pieces(nb, inside - {s0})) == 1:
         return [s0], sorted(inside - {s0})
+    stack = [([s0], [u for u in sorted(nb[s0]) if u in inside], weight[s0], {s0} | set(nb[s0]))]
     while stack:
         sub, ext, tot, closed = stack.pop()
         while ext:
@@ -235,10 +247,48 @@ def find_split(members: Sequence[int], nb, weight, floor) -> tuple[list[int], li
             if t > cap:
                 continue
             newsub = sub + [w]
-            if t >= floor and len(connected_pieces(nb, inside.difference(newsub))) == 1:
+            n_pieces, prune = hopeless(newsub, t)
+            if t >= floor and n_pieces == 1:
                 return sorted(newsub), sorted(inside.difference(newsub))
+            if prune:
+                continue
             new_ext = ext + [u for u in nb[w] if u in inside and u not in closed]
             stack.append((newsub, new_ext, t, closed | set(nb[w])))
+    return None
+
+
+def _tree_split(members: list[int], inside: set[int], nb, weight, floor, total) -> tuple[list[int], list[int]] | None:
+    """A split found by cutting one edge of a breadth-first spanning tree, or None.
+
+    Both sides of a tree edge are connected (through the tree), so a subtree
+    whose weight lies in ``[floor, total - floor]`` is a witness. It tries
+    the tree rooted at every member; it is a fast sufficient test, and
+    :func:`find_split` searches exhaustively only when it fails. Returns
+    ``(part holding members[0], rest)``, each sorted.
+
+    >>> nb = [[1], [0, 2], [1, 3], [2]]             # path 0 - 1 - 2 - 3
+    >>> _tree_split([0, 1, 2, 3], {0, 1, 2, 3}, nb, [60, 50, 70, 40], 100, 220)
+    ([0, 1], [2, 3])
+    """
+    for root in members:
+        parent = {root: -1}
+        order = [root]
+        for u in order:
+            for v in sorted(nb[u]):
+                if v in inside and v not in parent:
+                    parent[v] = u
+                    order.append(v)
+        sub = {v: weight[v] for v in order}
+        for v in reversed(order[1:]):
+            sub[parent[v]] += sub[v]
+        for v in order[1:]:
+            if floor <= sub[v] <= total - floor:
+                side = {v}
+                for u in order:  # order lists parents before children
+                    if parent[u] in side:
+                        side.add(u)
+                a, b = sorted(side), sorted(inside - side)
+                return (a, b) if members[0] in side else (b, a)
     return None
 
 
