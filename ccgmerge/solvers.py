@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import subprocess
 import tempfile
 import threading
 import time
@@ -52,25 +53,35 @@ def overrun_grace(time_limit: float) -> float:
     return max(5.0, 0.1 * float(time_limit))
 
 
+_WATCH_LOCK = threading.Lock()
+_WATCH_USERS = [0]
+_WATCH_LOCAL = threading.local()
+
+
+def _recording_popen(*args, **kwargs):
+    proc = subprocess.Popen(*args, **kwargs)
+    procs = getattr(_WATCH_LOCAL, "procs", None)
+    if procs is not None:
+        procs.append(proc)
+    return proc
+
+
 @contextmanager
 def _cbc_watchdog(seconds: float | None):
-    """Kill the CBC process PuLP starts if it is still running after ``seconds``.
+    """Kill the CBC process PuLP starts (on this thread) if it is still running
+    after ``seconds``.
 
     PuLP's CBC interface waits on ``subprocess.Popen(...).wait()`` with no
-    timeout; for the duration of the call its module sees a copy of
-    :mod:`subprocess` whose ``Popen`` records the process. Yields a list that
-    holds the processes it killed.
+    timeout. While any watchdog is active its module sees a copy of
+    :mod:`subprocess` whose ``Popen`` records each process for the thread that
+    started it (a reference count restores the real module after the last
+    one, so solves on several threads are safe). Yields a list that holds
+    the processes it killed.
     """
-    real = getattr(coin_api, "subprocess", None)
-    if seconds is None or real is None:
+    if seconds is None or getattr(coin_api, "subprocess", None) is None:
         yield []
         return
     started, killed = [], []
-
-    def popen(*args, **kwargs):
-        proc = real.Popen(*args, **kwargs)
-        started.append(proc)
-        return proc
 
     def fire():
         for proc in started:
@@ -78,17 +89,25 @@ def _cbc_watchdog(seconds: float | None):
                 proc.kill()
                 killed.append(proc)
 
-    shim = types.SimpleNamespace(**{k: getattr(real, k) for k in dir(real) if not k.startswith("__")})
-    shim.Popen = popen
+    _WATCH_LOCAL.procs = started
+    with _WATCH_LOCK:
+        if _WATCH_USERS[0] == 0:
+            shim = types.SimpleNamespace(**{k: getattr(subprocess, k) for k in dir(subprocess) if not k.startswith("__")})
+            shim.Popen = _recording_popen
+            coin_api.subprocess = shim
+        _WATCH_USERS[0] += 1
     timer = threading.Timer(seconds, fire)
     timer.daemon = True
-    coin_api.subprocess = shim
     timer.start()
     try:
         yield killed
     finally:
         timer.cancel()
-        coin_api.subprocess = real
+        _WATCH_LOCAL.procs = None
+        with _WATCH_LOCK:
+            _WATCH_USERS[0] -= 1
+            if _WATCH_USERS[0] == 0:
+                coin_api.subprocess = subprocess
 
 
 @dataclass(frozen=True)

@@ -1202,6 +1202,17 @@ def test_cbc_overrunning_its_time_limit_is_stopped(tmp_path, monkeypatch):
     assert out.status is Status.NO_SOLUTION
     assert "overran" in out.detail
     assert waited < 1 + solvers.overrun_grace(1.0) + 30  # killed, not the script's 600 s
+    # two solves on two threads: each watchdog kills its own CBC
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(k):
+        p = pulp.LpProblem(f"p{k}", pulp.LpMinimize)
+        p += pulp.LpVariable(f"x{k}", 0, 1, cat="Binary")
+        return solvers.run(p, solvers.SolverOptions(), 1.0 + k)
+
+    with ThreadPoolExecutor(2) as ex:
+        outs = list(ex.map(one, [0, 1]))
+    assert all(o.status is Status.NO_SOLUTION and "overran" in o.detail for o in outs)
     assert pulp.apis.coin_api.subprocess is __import__("subprocess")  # the shim is gone
     monkeypatch.setattr(pulp, "PULP_CBC_CMD", real)
     prob2 = pulp.LpProblem("q", pulp.LpMinimize)
