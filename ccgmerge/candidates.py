@@ -27,6 +27,7 @@ Example: a path ``0 - 1 - 2 - 3`` with weights 60, 50, 70, 40 and floor 100:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
@@ -81,13 +82,22 @@ def _is_minimal(members, total, weight, floor, nb, root=None) -> bool:
     return True
 
 
+def _past(deadline: float | None, explored: int) -> None:
+    """Raise CandidateLimitError once ``deadline`` (a ``time.perf_counter()``
+    value) has passed; checked at the first set explored and every 1,024 after."""
+    if deadline is not None and explored % 1024 == 1 and time.perf_counter() > deadline:
+        raise CandidateLimitError(f"enumeration stopped by the time limit after {explored:,} connected sets explored")
+
+
 def _esu(start: int | Sequence[int], allowed: Callable[[int], bool], nb, weight, floor, emit, below=None, limit=None,
-         counter=None, valid=None):
+         counter=None, valid=None, deadline=None):
     """Enumerate connected sets containing ``start`` (a node, or a connected seed set)
     over allowed nodes; emit the ones that reach the floor (not extended further).
     With ``valid``, a set that reaches the floor but is not valid is extended
     instead of emitted."""
     seed = [start] if isinstance(start, (int, np.integer)) else sorted(set(start))
+    if counter is None and deadline is not None:
+        counter = [0, 0]
     w0 = sum(weight[v] for v in seed)
     if w0 >= floor and (valid is None or valid(list(seed))):
         emit(list(seed), w0)
@@ -107,6 +117,7 @@ def _esu(start: int | Sequence[int], allowed: Callable[[int], bool], nb, weight,
                 counter[1] += 1
                 if limit is not None and counter[1] > 20 * limit:
                     raise CandidateLimitError(f"more than {20 * limit:,} connected sets explored")
+                _past(deadline, counter[1])
             if t >= floor and (valid is None or valid(newsub)):
                 emit(newsub, t)
                 if counter is not None:
@@ -124,14 +135,17 @@ def _esu(start: int | Sequence[int], allowed: Callable[[int], bool], nb, weight,
 
 def minimal_sets(nb: Sequence[Sequence[int]], weight: Sequence[float], floor: float,
                  nodes: Iterable[int] | None = None, limit: int | None = None,
-                 below: Callable | None = None, valid: Callable | None = None) -> list[tuple[int, ...]]:
+                 below: Callable | None = None, valid: Callable | None = None,
+                 deadline: float | None = None) -> list[tuple[int, ...]]:
     """All inclusion-minimal connected node sets of weight >= ``floor`` (sorted tuples).
 
     ``nodes`` restricts the graph to a subset; ``below(set, weight)``, if given, is
     called for every connected set below the floor. ``valid(set)``, if given, is an
     extra condition a candidate must meet (sets that fail it are extended); the
     minimality filter is then off, so every valid set found first on its ESU
-    branch is returned (each valid set contains one of them).
+    branch is returned (each valid set contains one of them). Past
+    ``deadline`` (a ``time.perf_counter()`` value) it raises
+    :class:`CandidateLimitError`.
     """
     nodes = sorted(range(len(nb)) if nodes is None else set(nodes))
     inside = set(nodes)
@@ -143,7 +157,7 @@ def minimal_sets(nb: Sequence[Sequence[int]], weight: Sequence[float], floor: fl
                 out.append(tuple(sorted(members)))
 
         _esu(v, lambda u, v=v: u > v and u in inside, nb, weight, floor, emit, below=below, limit=limit, counter=counter,
-             valid=valid)
+             valid=valid, deadline=deadline)
     return out
 
 
@@ -294,7 +308,7 @@ def _tree_split(members: list[int], inside: set[int], nb, weight, floor, total) 
 
 def unsplittable_sets(nb: Sequence[Sequence[int]], weight: Sequence[float], floor: float,
                       nodes: Iterable[int] | None = None, limit: int | None = None,
-                      prune: Callable | None = None) -> list[tuple[int, ...]]:
+                      prune: Callable | None = None, deadline: float | None = None) -> list[tuple[int, ...]]:
     """All connected sets reaching the floor that cannot be split into two
     connected parts both reaching the floor (sorted tuples).
 
@@ -302,7 +316,9 @@ def unsplittable_sets(nb: Sequence[Sequence[int]], weight: Sequence[float], floo
     to a part it touches), so every connected subset of an unsplittable set is
     unsplittable, and ESU can stop extending a set as soon as it splits.
     ``prune(members)``, if given, marks sets to drop together with all their
-    supersets (e.g. above a ceiling, or holding an ``apart`` pair).
+    supersets (e.g. above a ceiling, or holding an ``apart`` pair). Past
+    ``deadline`` (a ``time.perf_counter()`` value) it raises
+    :class:`CandidateLimitError`.
 
     Any plan can be refined into one whose groups are all unsplittable without
     worsening merges, noncoterminous population, or (every unit its own
@@ -341,6 +357,7 @@ def unsplittable_sets(nb: Sequence[Sequence[int]], weight: Sequence[float], floo
                 explored += 1
                 if limit is not None and explored > 20 * limit:
                     raise CandidateLimitError(f"more than {20 * limit:,} connected sets explored")
+                _past(deadline, explored)
                 newsub = sub + [w]
                 t = tot + weight[w]
                 if not keep(newsub, t):

@@ -450,7 +450,8 @@ def _solve_packing(inst: Instance, block: Block, scenario: Scenario, options: So
     F = scenario.floor_population
     units = block.units
     key = [(int(p), -i) for i, p in enumerate(inst.population)]
-    data = PackingData(units=units, cands=cand.minimal_sets(inst.neighbours, inst.population.tolist(), F, nodes=units, limit=limit),
+    data = PackingData(units=units, cands=cand.minimal_sets(inst.neighbours, inst.population.tolist(), F, nodes=units, limit=limit,
+                                                                   deadline=deadline),
                        values=[])
     t_enum = time.perf_counter() - t0
     r = _packing_stages(inst, data, _terms(scenario), options, deadline, key)
@@ -831,6 +832,20 @@ def _group_noncot(unit_areas, members) -> int:
     return total - max(per.values(), default=0)
 
 
+def _greedy_fallback(inst: Instance, block: Block, scenario: Scenario, res: _BlockResult) -> _BlockResult:
+    """When the models end without a plan (time limit), the greedy heuristic's
+    plan for the block, if it finds one: status FEASIBLE, the solver's bound
+    (if any) kept. The assembled plan is checked like any other, so a greedy
+    plan that breaks a rule the heuristic does not handle (limits) leaves the
+    plan without a passing verdict, hence NO_SOLUTION."""
+    groups = greedy_merge(inst, scenario, block.units)
+    if groups is None:
+        return res
+    return _BlockResult(groups, Status.FEASIBLE, None, None, res.formulation + "+greedy", res.seconds,
+                        f"{res.detail}; no plan from the model within the time limit: greedy heuristic's plan, "
+                        "bound unknown", res.n_vars, res.n_cons)
+
+
 def _partition_worthwhile(inst: Instance, block: Block, scenario: Scenario) -> bool:
     """Candidates of more than about a dozen units explode: leave those blocks to other models."""
     med = float(np.median(inst.population[block.units]))
@@ -867,7 +882,7 @@ def _solve_partition(inst: Instance, block: Block, scenario: Scenario, options: 
                 return True
         return False
 
-    cands = cand.unsplittable_sets(inst.neighbours, w, F, nodes=block.units, limit=limit, prune=prune)
+    cands = cand.unsplittable_sets(inst.neighbours, w, F, nodes=block.units, limit=limit, prune=prune, deadline=deadline)
     ua = inst.unit_area_people
     costs = {
         "merges": [len(G) - 1 for G in cands],
@@ -1236,9 +1251,14 @@ def solve(
                 reports.append({"block": b.label, "note": f"partition skipped: {exc}"})
         if res is None and labelled_ok and formulation in ("auto", "labelled"):
             res = _solve_labelled(instance, b, scenario, options, deadline)
+        if res is None and deadline is not None and time.perf_counter() >= deadline:
+            res = _BlockResult(None, Status.NO_SOLUTION, None, None, "none", 0.0,
+                               "time limit reached before a model could be solved")
         if res is None:
             res = _solve_compact(instance, b, scenario, options, deadline, fixed_split, limits, [g[0] for g in fixed],
                                  symmetry)
+        if res.groups is None and res.status is Status.NO_SOLUTION:
+            res = _greedy_fallback(instance, b, scenario, res)
         res.solver_seconds = _SOLVER_CLOCK[0] - clock0
         results.append(res)
         reports.append({"block": b.label, "n_units": len(b.units), "status": res.status.value, "value": res.value,

@@ -60,50 +60,51 @@ _WATCH_LOCAL = threading.local()
 
 def _recording_popen(*args, **kwargs):
     proc = subprocess.Popen(*args, **kwargs)
-    procs = getattr(_WATCH_LOCAL, "procs", None)
-    if procs is not None:
-        procs.append(proc)
+    watch = getattr(_WATCH_LOCAL, "watch", None)
+    if watch is not None:
+        def fire():
+            if proc.poll() is None:
+                proc.kill()
+                watch["killed"].append(proc)
+
+        timer = threading.Timer(watch["seconds"], fire)
+        timer.daemon = True
+        watch["timers"].append(timer)
+        timer.start()
     return proc
 
 
 @contextmanager
 def _cbc_watchdog(seconds: float | None):
     """Kill the CBC process PuLP starts (on this thread) if it is still running
-    after ``seconds``.
+    ``seconds`` after it started.
 
     PuLP's CBC interface waits on ``subprocess.Popen(...).wait()`` with no
     timeout. While any watchdog is active its module sees a copy of
-    :mod:`subprocess` whose ``Popen`` records each process for the thread that
-    started it (a reference count restores the real module after the last
-    one, so solves on several threads are safe). Yields a list that holds
-    the processes it killed.
+    :mod:`subprocess` whose ``Popen`` starts a timer for each process, on
+    behalf of the thread that started it (a reference count restores the real
+    module after the last watchdog ends, so solves on several threads are
+    safe). The clock starts with the process, not before PuLP writes the
+    model file, which can take seconds. Yields a list that holds the
+    processes it killed.
     """
     if seconds is None or getattr(coin_api, "subprocess", None) is None:
         yield []
         return
-    started, killed = [], []
-
-    def fire():
-        for proc in started:
-            if proc.poll() is None:
-                proc.kill()
-                killed.append(proc)
-
-    _WATCH_LOCAL.procs = started
+    watch = {"seconds": float(seconds), "timers": [], "killed": []}
+    _WATCH_LOCAL.watch = watch
     with _WATCH_LOCK:
         if _WATCH_USERS[0] == 0:
             shim = types.SimpleNamespace(**{k: getattr(subprocess, k) for k in dir(subprocess) if not k.startswith("__")})
             shim.Popen = _recording_popen
             coin_api.subprocess = shim
         _WATCH_USERS[0] += 1
-    timer = threading.Timer(seconds, fire)
-    timer.daemon = True
-    timer.start()
     try:
-        yield killed
+        yield watch["killed"]
     finally:
-        timer.cancel()
-        _WATCH_LOCAL.procs = None
+        for timer in watch["timers"]:
+            timer.cancel()
+        _WATCH_LOCAL.watch = None
         with _WATCH_LOCK:
             _WATCH_USERS[0] -= 1
             if _WATCH_USERS[0] == 0:

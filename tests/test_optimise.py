@@ -1220,3 +1220,44 @@ def test_cbc_overrunning_its_time_limit_is_stopped(tmp_path, monkeypatch):
     prob2 += y
     prob2 += y >= 1
     assert solvers.run(prob2, solvers.SolverOptions(), 5.0).status is Status.OPTIMAL  # real CBC untouched
+
+
+def test_enumeration_stops_at_the_deadline():
+    """Candidate enumeration is Python and can outlast a time limit (penalised
+    500k: 80k sets); past the deadline it raises CandidateLimitError."""
+    import numpy as np
+
+    import ccgmerge.synthetic as syn
+    from ccgmerge import candidates as cand
+
+    inst = syn.generate(40, seed=3)
+    nb, w = inst.neighbours, inst.population.tolist()
+    floor = 2 * float(np.median(w))
+    assert cand.unsplittable_sets(nb, w, floor)  # enough sets to pass a check point
+    past = time.perf_counter() - 1.0
+    with pytest.raises(cand.CandidateLimitError, match="time limit"):
+        cand.unsplittable_sets(nb, w, floor, deadline=past)
+    with pytest.raises(cand.CandidateLimitError, match="time limit"):
+        cand.minimal_sets(nb, w, floor, deadline=past)
+    assert cand.minimal_sets(nb, w, floor, deadline=time.perf_counter() + 3600) == cand.minimal_sets(nb, w, floor)
+
+
+def test_no_plan_from_the_models_falls_back_to_the_greedy_plan(monkeypatch):
+    """When every model ends without a plan (as at a time limit), solve returns
+    the greedy heuristic's plan: FEASIBLE, bound unknown, checked."""
+    import ccgmerge.optimise as opt
+    import ccgmerge.synthetic as syn
+    from ccgmerge.heuristic import greedy_merge
+    from ccgmerge.solvers import SolveOutcome
+
+    monkeypatch.setattr(opt, "_run", lambda *a, **k: SolveOutcome(Status.NO_SOLUTION, None, None, 0.0, "fake", "stopped"))
+    inst = syn.generate(30, seed=4)
+    sc = Scenario(floor=300_000, coterminosity="penalised")
+    plan = solve(inst, sc, time_limit=5)
+    assert plan.status is Status.FEASIBLE and plan.bound is None and plan.verdict.ok
+    assert [list(g) for g in plan.groups] == greedy_merge(inst, sc)
+    assert "greedy" in plan.formulation
+    # a rule the heuristic does not handle (a limit it breaks) leaves no plan, not a failing one
+    tight = sc.replace(limits=(("merges", 1),))
+    out = solve(inst, tight, time_limit=5)
+    assert out.status is Status.NO_SOLUTION and out.verdict is not None and not out.verdict.ok
