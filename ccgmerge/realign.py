@@ -175,9 +175,11 @@ def _free_components(d: RealignData, S: Sequence[int], l: int) -> tuple[set[int]
     return free, connected_pieces(d.nb, free)
 
 
-def _dijkstra(d: RealignData, sources: Sequence[int], cost: Callable[[int], int]) -> dict[int, float]:
+def _dijkstra(d: RealignData, sources: Sequence[int], cost: Callable[[int], int],
+              pred: dict[int, int] | None = None) -> dict[int, float]:
     """Least Σ cost(v) over a path from any source to each unit (sources cost 0,
-    the endpoint counted)."""
+    the endpoint counted). ``pred``, if given, receives each reached unit's
+    predecessor on a least path (none for sources)."""
     dist = {i: 0.0 for i in sources}
     heap = [(0.0, i) for i in sorted(dist)]
     heapq.heapify(heap)
@@ -191,6 +193,8 @@ def _dijkstra(d: RealignData, sources: Sequence[int], cost: Callable[[int], int]
             nd = dv + cost(u)
             if nd < dist.get(u, float("inf")):
                 dist[u] = nd
+                if pred is not None:
+                    pred[u] = v
                 heapq.heappush(heap, (nd, u))
     return dist
 
@@ -211,9 +215,17 @@ def label_cost(d: RealignData, S: Sequence[int], l: int) -> float:
     largest pairwise distance). Valid: a group touching exactly the free
     components Q holds at least ST(Q) paid people and, reaching the floor,
     at least floor - pop(Q). Groups are disjoint, so moved >= U(S) + Σ_l c_l."""
+    options, _ = _label_options(d, S, l)
+    return options[0][0]
+
+
+def _label_options(d: RealignData, S: Sequence[int], l: int) -> tuple[list[tuple[float, tuple[int, ...]]], list[list[int]]]:
+    """Every candidate Q of label_cost as (max(ST(Q), floor - pop(Q), 0), Q),
+    best first (Q as indices into the free components), and the components.
+    ``[(0.0, ())]`` when there are too many components to enumerate."""
     free, comps = _free_components(d, S, l)
     if len(comps) > MAX_FREE_COMPONENTS:
-        return 0.0
+        return [(0.0, ())], comps
     cp = [sum(int(d.pop[i]) for i in c) for c in comps]
     has_l = [any(d.base[i] == l for i in c) for c in comps]
 
@@ -223,7 +235,7 @@ def label_cost(d: RealignData, S: Sequence[int], l: int) -> float:
     dist = [_dijkstra(d, c, cost) for c in comps]
     inf = float("inf")
     pair = [[min((dist[a].get(i, inf) for i in comps[b]), default=inf) for b in range(len(comps))] for a in range(len(comps))]
-    best = inf
+    out = []
     for k in range(1, len(comps) + 1):
         for Q in itertools.combinations(range(len(comps)), k):
             if not any(has_l[q] for q in Q):
@@ -237,8 +249,228 @@ def label_cost(d: RealignData, S: Sequence[int], l: int) -> float:
                          default=inf)
             else:
                 st = max(pair[a][b] for a, b in itertools.combinations(Q, 2))
-            best = min(best, max(st, short, 0))
-    return best
+            out.append((max(st, short, 0), Q))
+    out.sort()
+    return out or [(inf, ())], comps
+
+
+def label_tree(d: RealignData, S: Sequence[int], l: int, Q: Sequence[int], comps: list[list[int]]) -> tuple[list[int], list[int]]:
+    """A plan for one candidate of label_cost: the units of the free components
+    ``Q`` (indices into ``comps``, from :func:`_label_options`) with free units
+    on the joining paths, and the paid units joining them (least paid paths, added greedily from the component
+    holding most of l's people: a Steiner heuristic), as two sorted lists."""
+    if len(Q) < 2:
+        return [], []
+    free, _ = _free_components(d, S, l)
+    home = max(Q, key=lambda q: (sum(int(d.pop[i]) for i in comps[q] if d.base[i] == l), -q))
+    tree = set(comps[home])
+    paid: set[int] = set()
+    todo = [q for q in Q if q != home]
+    while todo:
+        pred: dict[int, int] = {}
+        dist = _dijkstra(d, sorted(tree), lambda v: 0 if v in free else int(d.pop[v]), pred)
+        q = min(todo, key=lambda q: (min(dist.get(i, float("inf")) for i in comps[q]), q))
+        end = min(comps[q], key=lambda i: (dist.get(i, float("inf")), i))
+        if end not in dist:
+            break
+        v = end
+        while v not in tree:
+            if v not in free:
+                paid.add(v)
+            tree.add(v)
+            v = pred[v]
+        tree |= set(comps[q])
+        todo.remove(q)
+    return sorted(tree - paid), sorted(paid)
+
+
+# ---------------------------------------------------------------------------
+# primal heuristic
+# ---------------------------------------------------------------------------
+def _unit_cost(d: RealignData, owned: set[int], i: int, l: int) -> int:
+    """People moved by putting unit i in the group labelled l (owned labels only)."""
+    b = d.base[i]
+    return int(d.pop[i]) if b in owned and b != l else 0
+
+
+def grow_plan(d: RealignData, S: Sequence[int], claims: dict[int, int] | None = None) -> dict[int, int] | None:
+    """Labels for every unit from seeded region growing (a plan of S that may miss the floor).
+
+    Label l's seed is the connected piece of its own units and the units
+    ``claims`` gives it (its own units claimed by another label excluded)
+    holding the most people of l. The unlabelled units are then handed out
+    one at a time: the least populous group below the floor (then the least
+    populous group) with an unlabelled neighbour takes the one it costs
+    least to move (ties: smallest position). None when a label has no seed."""
+    owned = set(S)
+    claims = claims or {}
+    lab: dict[int, int] = {}
+    for l in S:
+        mine = [i for i in d.units if claims.get(i, l if d.base[i] == l else None) == l]
+        pcs = [p for p in connected_pieces(d.nb, [i for i in mine if i not in lab]) if any(d.base[i] == l for i in p)]
+        if not pcs:
+            return None
+        seed = max(pcs, key=lambda p: (sum(int(d.pop[i]) for i in p if d.base[i] == l), -p[0]))
+        for i in seed:
+            lab[i] = l
+    gpop = {l: 0 for l in S}
+    front: dict[int, set[int]] = {l: set() for l in S}
+    for i, l in lab.items():
+        gpop[l] += int(d.pop[i])
+        front[l].update(u for u in d.nb[i] if u not in lab)
+    left = len(d.units) - len(lab)
+    while left:
+        l = min((l for l in S if front[l]), key=lambda l: (gpop[l] >= d.floor, gpop[l], l))
+        u = min(front[l], key=lambda u: (_unit_cost(d, owned, u, l), u))
+        lab[u] = l
+        gpop[l] += int(d.pop[u])
+        left -= 1
+        for m in S:
+            front[m].discard(u)
+        front[l].update(v for v in d.nb[u] if v not in lab)
+    return lab
+
+
+def _splits(d: RealignData, members: set[int], u: int) -> bool:
+    """Whether removing u from the connected set ``members`` disconnects it or empties it."""
+    rest = [v for v in d.nb[u] if v in members]
+    if not rest:
+        return True
+    need = set(rest[1:])
+    seen, stack = {u, rest[0]}, [rest[0]]
+    while stack and need:
+        v = stack.pop()
+        for w in d.nb[v]:
+            if w in members and w not in seen:
+                seen.add(w)
+                need.discard(w)
+                stack.append(w)
+    return bool(need)
+
+
+def improve_plan(d: RealignData, S: Sequence[int], lab: dict[int, int]) -> dict[int, int]:
+    """Local search from connected groups, on (people short of the floor,
+    people moved) lexicographically. A single move takes one boundary unit
+    to a neighbouring group; a pair move takes a unit u from group b to a
+    neighbouring group where it costs less and refills b with a unit v from
+    a neighbouring group a. A move is made when it lowers the pair and
+    leaves every group connected and not empty; single moves are tried
+    first (units in position order), until no move helps."""
+    owned = set(S)
+    lab = dict(lab)
+    mem: dict[int, set[int]] = {l: set() for l in S}
+    for i, l in lab.items():
+        mem[l].add(i)
+    gpop = {l: sum(int(d.pop[i]) for i in mem[l]) for l in S}
+
+    def short(p):
+        return max(0, d.floor - p)
+
+    def cost(i, l):
+        return _unit_cost(d, owned, i, l)
+
+    def apply(u, b):
+        a = lab[u]
+        lab[u] = b
+        mem[a].discard(u)
+        mem[b].add(u)
+        gpop[a] -= int(d.pop[u])
+        gpop[b] += int(d.pop[u])
+
+    def single() -> bool:
+        # the move fixing shortage at least cost per person, else saving most moved people
+        cands = []
+        for u in d.units:
+            a, pu = lab[u], int(d.pop[u])
+            for b in sorted({lab[v] for v in d.nb[u]} - {a}):
+                dshort = short(gpop[a] - pu) - short(gpop[a]) + short(gpop[b] + pu) - short(gpop[b])
+                dcost = cost(u, b) - cost(u, a)
+                if dshort < 0:
+                    cands.append((0, dcost / -dshort, dshort, u, b))
+                elif dshort == 0 and dcost < 0:
+                    cands.append((1, dcost, 0, u, b))
+                elif dshort == 0 and dcost == 0 and gpop[a] - gpop[b] > 2 * pu:
+                    cands.append((2, gpop[b] - gpop[a], 0, u, b))
+        for *_, u, b in sorted(cands):
+            if not _splits(d, mem[lab[u]], u):
+                apply(u, b)
+                return True
+        return False
+
+    def pair() -> bool:
+        for u in d.units:
+            b, pu = lab[u], int(d.pop[u])
+            for c in sorted({lab[w] for w in d.nb[u]} - {b}):
+                gain = cost(u, b) - cost(u, c)
+                if gain <= 0 or _splits(d, mem[b], u):
+                    continue
+                rest = mem[b] - {u}
+                for v in sorted({w for x in rest for w in d.nb[x]} - mem[b]):
+                    a, pv = lab[v], int(d.pop[v])
+                    if v == u or cost(v, b) - cost(v, a) >= gain:
+                        continue
+                    delta = {b: pv - pu, c: pu, a: -pv}
+                    if a == c:
+                        delta[c] = pu - pv
+                    dshort = sum(short(gpop[g] + x) - short(gpop[g]) for g, x in delta.items())
+                    dcost = gain - (cost(v, b) - cost(v, a))
+                    if (dshort, -dcost) >= (0, 0):
+                        continue
+                    src = mem[a] | {u} if a == c else mem[a]
+                    if _splits(d, src, v):
+                        continue
+                    apply(u, c)
+                    apply(v, b)
+                    return True
+        return False
+
+    while single() or pair():
+        pass
+    return lab
+
+
+#: Share of the time left that solve_realign may spend on heuristic plans.
+HEURISTIC_SHARE = 0.25
+
+#: Candidates of label_cost tried as seeds by heuristic_plan for the label paying most.
+TREE_OPTIONS = 4
+
+
+def heuristic_plan(d: RealignData, S: Sequence[int]) -> dict[int, list[int]] | None:
+    """A plan of owner set S (groups keyed by label, each connected and at the
+    floor), or None if none was found: :func:`grow_plan` then
+    :func:`improve_plan`, from plain seeds and from seeds where each label with
+    a positive :func:`label_cost` (largest first) claims the free components
+    and paid paths of its bound (:func:`label_tree`); the plan moving fewest."""
+    S = tuple(S)
+    owned = set(S)
+    options = {l: _label_options(d, S, l) for l in S}
+    paying = sorted((l for l in S if options[l][0][0][0] > 0), key=lambda l: (-options[l][0][0][0], l))
+    # claims: each paying label takes its best candidate; the first also tries its next ones
+    variants: list[dict[int, int]] = [{}]
+    for first in range(min(TREE_OPTIONS, len(options[paying[0]][0])) if paying else 0):
+        claims: dict[int, int] = {}
+        for l in paying:
+            opts, comps = options[l]
+            _, Q = opts[first] if l == paying[0] else opts[0]
+            units, paid = label_tree(d, S, l, Q, comps)
+            for i in units + paid:
+                if i not in claims and (d.base[i] == l or d.base[i] not in owned or i in paid):
+                    claims[i] = l
+        variants.append(claims)
+    best = None
+    for claims in variants:
+        lab = grow_plan(d, S, claims)
+        if lab is None:
+            continue
+        lab = improve_plan(d, S, lab)
+        groups = {l: sorted(i for i in d.units if lab[i] == l) for l in S}
+        if not all(sum(int(d.pop[i]) for i in g) >= d.floor and _connected(d, g) for g in groups.values()):
+            continue
+        val = moved_of(d, groups)
+        if best is None or val < best[0]:
+            best = (val, groups)
+    return None if best is None else best[1]
 
 
 def restrict(d: RealignData, S: tuple[int, ...], U: int, slack: float, costs: dict[int, float]) -> Restriction | None:
@@ -412,7 +644,7 @@ def build_realign(r: Restriction, floor: int, name: str = "realign"):
             for l in r.allowed[k]:
                 x[k, l] = pulp.LpVariable(f"x_{k}_{l}", cat="Binary")
     owned = set(r.S)
-    obj = [r.npop[k] * (1 - x[k, r.nbase[k]]) for k in range(len(r.nodes))
+    obj = [r.npop[k] * (1 - x.get((k, r.nbase[k]), 0)) for k in range(len(r.nodes))
            if r.fixed[k] is None and r.nbase[k] in owned]
     prob += pulp.lpSum(obj) + r.constant
     add_realign_assignment(prob, x, r)
@@ -493,12 +725,27 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
     n_vars = n_cons = 0
     unproven = False
     step0 = int(np.median([int(d.pop[i]) for i in d.units]))  # about one unit's people
+    # primal: a heuristic plan for each owner set whose bound is below the best plan,
+    # best bounds first, for at most HEURISTIC_SHARE of the time
+    t0 = time.perf_counter()
+    stop = None if deadline is None else t0 + HEURISTIC_SHARE * max(0.0, deadline - t0)
+    all_costs: dict[tuple[int, ...], dict[int, float]] = {}
+    for LB, U, S in sets:
+        if LB >= best[0] or (stop is not None and time.perf_counter() >= stop):
+            break
+        all_costs[S] = {l: label_cost(d, S, l) for l in S}
+        if U + sum(all_costs[S].values()) >= best[0]:
+            continue
+        plan = heuristic_plan(d, S)
+        if plan is not None and moved_of(d, plan) < best[0]:
+            best = (moved_of(d, plan), plan)
+            log.append({"owners": S, "heuristic": best[0]})
     for LB, U, S in sets:
         UB = best[0]
         if LB >= UB:
             bounds[S] = UB
             continue
-        costs = {l: label_cost(d, S, l) for l in S}
+        costs = all_costs[S] if S in all_costs else {l: label_cost(d, S, l) for l in S}
         LB = max(LB, U + sum(costs.values()))
         if LB >= UB:
             bounds[S] = UB

@@ -93,3 +93,85 @@ def test_realign_small_chain():
     plan = solve(inst, Scenario(floor=6, objective="moved"))
     assert plan.status is Status.OPTIMAL and plan.objective == 2
     assert plan.formulation == "realign"
+
+
+def _valid(d, groups):
+    return all(sum(int(d.pop[i]) for i in g) >= d.floor and realign._connected(d, g) for g in groups.values())
+
+
+@hsettings(40)
+@given(data=st.data())
+def test_heuristic_plan_is_a_plan_of_its_owner_set(data):
+    """heuristic_plan returns groups partitioning the block, keyed by the
+    owner set's labels, connected and at the floor, and moving no fewer people
+    than the brute-force optimum of that owner set (every labelled partition
+    whose labels are S)."""
+    case = data.draw(cases(baseline=True, min_units=4, max_units=7), label="case")
+    floor = _floor(data.draw, case)
+    d = _data(case, floor)
+    if d is None:
+        return
+    b = brute_force(case.inst, Scenario(floor=floor, objective="moved"))
+    for _, _, S in realign.owner_sets(d):
+        plan = realign.heuristic_plan(d, S)
+        best = min((moved for groups in b.feasible for labels, moved in _labelled_moves(d, groups)
+                    if tuple(sorted(labels)) == S), default=None)
+        if plan is None:
+            continue
+        assert sorted(plan) == list(S)
+        assert sorted(i for g in plan.values() for i in g) == d.units
+        assert _valid(d, plan)
+        assert best is not None and realign.moved_of(d, plan) >= best
+
+
+@hsettings(40)
+@given(data=st.data())
+def test_grow_and_improve(data):
+    """grow_plan labels every unit with a label of S, each group connected;
+    improve_plan keeps that and never worsens (people short, people moved)."""
+    case = data.draw(cases(baseline=True, min_units=4, max_units=8), label="case")
+    floor = _floor(data.draw, case)
+    d = _data(case, floor)
+    if d is None:
+        return
+    sets = realign.owner_sets(d)
+    _, _, S = sets[data.draw(st.integers(0, len(sets) - 1), label="set")]
+
+    def score(lab):
+        groups = {l: [i for i in d.units if lab[i] == l] for l in S}
+        assert all(g and realign._connected(d, g) for g in groups.values())
+        return sum(max(0, d.floor - sum(int(d.pop[i]) for i in g)) for g in groups.values()), realign.moved_of(d, groups)
+
+    lab = realign.grow_plan(d, S)
+    if lab is None:
+        return
+    assert sorted(lab) == d.units and set(lab.values()) <= set(S)
+    before = score(lab)
+    assert score(realign.improve_plan(d, S, lab)) <= before
+
+
+@hsettings(40)
+@given(data=st.data())
+def test_label_tree_joins_its_components(data):
+    """label_tree's components and paid units form one connected set; the paid
+    units are of other owned baseline groups and cost at least the largest
+    pairwise distance between the components (label_cost's bound on ST(Q))."""
+    case = data.draw(cases(baseline=True, min_units=4, max_units=8), label="case")
+    d = _data(case, 1)
+    if d is None:
+        return
+    sets = realign.owner_sets(d)
+    _, _, S = sets[data.draw(st.integers(0, len(sets) - 1), label="set")]
+    l = data.draw(st.sampled_from(S), label="label")
+    options, comps = realign._label_options(d, S, l)
+    for _, Q in options:
+        units, paid = realign.label_tree(d, S, l, Q, comps)
+        if len(Q) < 2:
+            assert (units, paid) == ([], [])
+            continue
+        assert realign._connected(d, units + paid)
+        assert all(d.base[i] in S and d.base[i] != l for i in paid)
+        free, _ = realign._free_components(d, S, l)
+        dist = [realign._dijkstra(d, comps[q], lambda v: 0 if v in free else int(d.pop[v])) for q in Q]
+        far = max(min(dist[a].get(i, float("inf")) for i in comps[Q[b]]) for a in range(len(Q)) for b in range(len(Q)))
+        assert sum(int(d.pop[i]) for i in paid) >= far
