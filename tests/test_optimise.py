@@ -1176,3 +1176,22 @@ def test_cbc_single_thread_is_serial():
 
     assert "threads" not in make_solver(SolverOptions(threads=1), None).optionsDict
     assert make_solver(SolverOptions(threads=2), None).optionsDict["threads"] == 2
+
+
+@pytest.mark.parametrize("solver", ["cbc", "highs"])
+def test_run_bound_counts_the_objective_constant(solver):
+    """min 3x + 2y + 100 with x + y >= 3.5, x - y <= 1.5 over integers: 108 at
+    (0, 4), proven; the bound includes the constant 100 (HiGHS's dual bound
+    leaves it out, as PuLP does not pass it)."""
+    import pulp
+
+    from ccgmerge.solvers import SolverOptions, run
+
+    p = pulp.LpProblem("t", pulp.LpMinimize)
+    x = pulp.LpVariable("x", 0, 10, cat="Integer")
+    y = pulp.LpVariable("y", 0, 10, cat="Integer")
+    p += 3 * x + 2 * y + 100
+    p += x + y >= 3.5
+    p += x - y <= 1.5
+    out = run(p, SolverOptions(solver=solver), 10, integral=True)
+    assert out.status is Status.OPTIMAL and out.objective == 108 and out.bound == 108, out
