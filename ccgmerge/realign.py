@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -430,7 +431,7 @@ def improve_plan(d: RealignData, S: Sequence[int], lab: dict[int, int]) -> dict[
 
 
 #: Share of the time left that solve_realign may spend on heuristic plans.
-HEURISTIC_SHARE = 0.25
+HEURISTIC_SHARE = 0.4
 
 #: Candidates of label_cost tried as seeds by heuristic_plan for the label paying most.
 TREE_OPTIONS = 4
@@ -471,6 +472,67 @@ def heuristic_plan(d: RealignData, S: Sequence[int]) -> dict[int, list[int]] | N
         if best is None or val < best[0]:
             best = (val, groups)
     return None if best is None else best[1]
+
+
+def perturb_plan(d: RealignData, S: Sequence[int], lab: dict[int, int], rng: random.Random, size: int) -> dict[int, int]:
+    """A random kick for :func:`search_plan`: a unit u on a group boundary
+    (chosen with ``rng``) and a neighbouring group b; up to ``size`` units of
+    u's group, in breadth-first order from u, move to b when they touch b and
+    their group stays connected. Returns new labels (may miss the floor)."""
+    lab = dict(lab)
+    border = [i for i in d.units if any(lab[j] != lab[i] for j in d.nb[i])]
+    if not border:
+        return lab
+    u = rng.choice(border)
+    a = lab[u]
+    b = rng.choice(sorted({lab[j] for j in d.nb[u]} - {a}))
+    mem = {i for i in d.units if lab[i] == a}
+    ball, seen, k = [u], {u}, 0
+    while k < len(ball) and len(ball) < size:
+        for j in d.nb[ball[k]]:
+            if j not in seen and lab[j] == a:
+                seen.add(j)
+                ball.append(j)
+        k += 1
+    for v in ball[:size]:
+        if any(lab[j] == b for j in d.nb[v]) and not _splits(d, mem, v):
+            lab[v] = b
+            mem.discard(v)
+    return lab
+
+
+#: search_plan: most units moved by one kick, and kicks in a row without a better plan before it stops.
+PERTURB_SIZE = 8
+PATIENCE = 150
+
+
+def search_plan(d: RealignData, S: Sequence[int], groups: dict[int, list[int]], seed: int = 0,
+                deadline: float | None = None, patience: int = PATIENCE) -> dict[int, list[int]]:
+    """Iterated local search from a plan of S (groups keyed by label, connected,
+    at the floor): kick (:func:`perturb_plan`, 1 to PERTURB_SIZE units, from a
+    ``random.Random(seed)``), repair and descend (:func:`improve_plan`), and
+    continue from the result if it is a plan moving no more people. Stops
+    after ``patience`` kicks in a row without a plan moving fewer people, or
+    at ``deadline`` (``time.perf_counter()``). Returns the best plan."""
+    S = tuple(S)
+    rng = random.Random(seed)
+    cur = {i: l for l, g in groups.items() for i in g}
+    best = moved_of(d, groups)
+    out = groups
+    idle = 0
+    while idle < patience and (deadline is None or time.perf_counter() < deadline):
+        lab = improve_plan(d, S, perturb_plan(d, S, cur, rng, rng.randint(1, PERTURB_SIZE)))
+        cand = {l: sorted(i for i in d.units if lab[i] == l) for l in S}
+        idle += 1
+        if not all(g and sum(int(d.pop[i]) for i in g) >= d.floor and _connected(d, g) for g in cand.values()):
+            continue
+        val = moved_of(d, cand)
+        if val <= best:
+            if val < best:
+                idle = 0
+                out = cand
+            best, cur = val, lab
+    return out
 
 
 def restrict(d: RealignData, S: tuple[int, ...], U: int, slack: float, costs: dict[int, float]) -> Restriction | None:
@@ -725,8 +787,8 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
     n_vars = n_cons = 0
     unproven = False
     step0 = int(np.median([int(d.pop[i]) for i in d.units]))  # about one unit's people
-    # primal: a heuristic plan for each owner set whose bound is below the best plan,
-    # best bounds first, for at most HEURISTIC_SHARE of the time
+    # primal: a heuristic plan for each owner set whose bound is below the best plan, then
+    # iterated local search from it; best bounds first, for at most HEURISTIC_SHARE of the time
     t0 = time.perf_counter()
     stop = None if deadline is None else t0 + HEURISTIC_SHARE * max(0.0, deadline - t0)
     all_costs: dict[tuple[int, ...], dict[int, float]] = {}
@@ -737,9 +799,15 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
         if U + sum(all_costs[S].values()) >= best[0]:
             continue
         plan = heuristic_plan(d, S)
-        if plan is not None and moved_of(d, plan) < best[0]:
+        if plan is None:
+            continue
+        entry = {"owners": S, "heuristic": moved_of(d, plan)}
+        if moved_of(d, plan) > U + sum(all_costs[S].values()):  # not yet at S's bound: search on
+            plan = search_plan(d, S, plan, deadline=stop)
+            entry["search"] = moved_of(d, plan)
+        log.append(entry)
+        if moved_of(d, plan) < best[0]:
             best = (moved_of(d, plan), plan)
-            log.append({"owners": S, "heuristic": best[0]})
     for LB, U, S in sets:
         UB = best[0]
         if LB >= UB:

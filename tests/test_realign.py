@@ -175,3 +175,30 @@ def test_label_tree_joins_its_components(data):
         dist = [realign._dijkstra(d, comps[q], lambda v: 0 if v in free else int(d.pop[v])) for q in Q]
         far = max(min(dist[a].get(i, float("inf")) for i in comps[Q[b]]) for a in range(len(Q)) for b in range(len(Q)))
         assert sum(int(d.pop[i]) for i in paid) >= far
+
+
+@hsettings(30)
+@given(data=st.data())
+def test_search_plan_keeps_a_plan_and_never_worsens(data):
+    """search_plan from a heuristic plan returns a plan of the same owner set
+    (partition, connected, floor) moving no more people, and is deterministic;
+    perturb_plan keeps every group connected."""
+    import random
+
+    case = data.draw(cases(baseline=True, min_units=4, max_units=8), label="case")
+    floor = _floor(data.draw, case)
+    d = _data(case, floor)
+    if d is None:
+        return
+    for _, _, S in realign.owner_sets(d)[:3]:
+        plan = realign.heuristic_plan(d, S)
+        if plan is None:
+            continue
+        lab = {i: l for l, g in plan.items() for i in g}
+        kicked = realign.perturb_plan(d, S, lab, random.Random(1), 3)
+        assert sorted(kicked) == d.units
+        assert all(realign._connected(d, [i for i in d.units if kicked[i] == l]) for l in set(kicked.values()))
+        out = realign.search_plan(d, S, plan, patience=20)
+        assert sorted(out) == list(S) and sorted(i for g in out.values() for i in g) == d.units
+        assert _valid(d, out) and realign.moved_of(d, out) <= realign.moved_of(d, plan)
+        assert realign.search_plan(d, S, plan, patience=20) == out
