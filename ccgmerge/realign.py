@@ -653,9 +653,10 @@ def add_realign_path_costs(prob, x, r: Restriction, dist: dict[int, dict[int, fl
 
 def add_realign_flow(prob, x, r: Restriction):
     """Single-commodity flow per label l from its root over the nodes allowed
-    l (M_l = their number): f[a, b, l] <= M_l x[b, l]; for a fixed root,
+    l (M_l = their number less one): f[a, b, l] <= M_l x[b, l]; for a fixed root,
     inflow - outflow = x[k, l] at every other node; for a chosen root,
-    Σ_k ρ[k, l] = 1, ρ[k, l] <= x[k, l] and inflow - outflow >= x[k, l] - M_l ρ[k, l]."""
+    Σ_k ρ[k, l] = 1, ρ[k, l] <= x[k, l] and inflow - outflow >= x[k, l] - (M_l + 1) ρ[k, l]
+    (the root's own unit and one for each of up to M_l other members)."""
     rho = {}
     for l in r.S:
         mem = _members(r, l)
@@ -684,7 +685,9 @@ def add_realign_flow(prob, x, r: Restriction):
                 prob += rho[k, l] <= x[k, l], f"rootin_{k}_{l}"
             prob += pulp.lpSum(rho[k, l] for k in r.cands[l]) == 1, f"oneroot_{l}"
             for k in mem:
-                rhs = x[k, l] - M * rho[k, l] if k in cs else x[k, l]
+                # a chosen root sends a unit to each other member of its group (up to
+                # len(mem) - 1) and keeps its own: its outflow may reach len(mem) - 1
+                rhs = x[k, l] - len(mem) * rho[k, l] if k in cs else x[k, l]
                 prob += pulp.lpSum(fin[k]) - pulp.lpSum(fout[k]) >= rhs, f"bal_{k}_{l}"
     return rho
 

@@ -202,3 +202,17 @@ def test_search_plan_keeps_a_plan_and_never_worsens(data):
         assert sorted(out) == list(S) and sorted(i for g in out.values() for i in g) == d.units
         assert _valid(d, out) and realign.moved_of(d, out) <= realign.moved_of(d, plan)
         assert realign.search_plan(d, S, plan, patience=20) == out
+
+
+def test_realign_chosen_root_may_feed_every_member():
+    # a star: centre U0 and leaves U1, U4 (pop 3) of B0, leaves U2, U3, U5-U7 of B1; floor 1.
+    # The best plan puts all but U4 in B1's group (moving U0 and U1: 2 people). B1 has no
+    # fixed unit, so its root is chosen; its group holds every node allowed B1, and the
+    # root's flow must reach all of them (the flow once allowed one fewer: "optimal" 4)
+    from test_optimise import build
+    pops = [1, 1, 1, 1, 3, 1, 1, 1]
+    inst = build(pops, [(0, j) for j in range(1, 8)], [(i, "H0", p) for i, p in enumerate(pops)],
+                 baseline={f"U{i}": ("B0" if i in (0, 1, 4) else "B1") for i in range(8)})
+    plan = solve(inst, Scenario(floor=1, objective="moved"))
+    assert plan.status is Status.OPTIMAL and plan.objective == 2
+    assert sorted(map(sorted, plan.groups)) == [[0, 1, 2, 3, 5, 6, 7], [4]]
