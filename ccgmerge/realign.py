@@ -208,20 +208,22 @@ def label_cost(d: RealignData, S: Sequence[int], l: int) -> float:
     """A lower bound c_l on the people of *other owned* baseline groups that the
     group labelled l must hold (its paid people)::
 
-        c_l = min_Q max(ST(Q), floor - pop(Q))
+        c_l = min_Q max(ST(Q), floor - pop(Q), m(Q) if pop(Q) < floor)
 
     over the sets Q of free components (connected pieces of l's units and the
     units of baseline groups outside S) holding a unit of l, with ST(Q) the
     least paid population connecting them (exact for |Q| <= 3, else the
-    largest pairwise distance). Valid: a group touching exactly the free
-    components Q holds at least ST(Q) paid people and, reaching the floor,
-    at least floor - pop(Q). Groups are disjoint, so moved >= U(S) + Σ_l c_l."""
+    largest pairwise distance) and m(Q) the least population of a paid unit
+    touching Q. Valid: a group touching exactly the free components Q holds
+    at least ST(Q) paid people and, reaching the floor, at least floor -
+    pop(Q); then it holds a paid unit, and (being connected) one touching Q.
+    Groups are disjoint, so moved >= U(S) + Σ_l c_l."""
     options, _ = _label_options(d, S, l)
     return options[0][0]
 
 
 def _label_options(d: RealignData, S: Sequence[int], l: int) -> tuple[list[tuple[float, tuple[int, ...]]], list[list[int]]]:
-    """Every candidate Q of label_cost as (max(ST(Q), floor - pop(Q), 0), Q),
+    """Every candidate Q of label_cost as (its value in label_cost, Q),
     best first (Q as indices into the free components), and the components.
     ``[(0.0, ())]`` when there are too many components to enumerate."""
     free, comps = _free_components(d, S, l)
@@ -236,6 +238,8 @@ def _label_options(d: RealignData, S: Sequence[int], l: int) -> tuple[list[tuple
     dist = [_dijkstra(d, c, cost) for c in comps]
     inf = float("inf")
     pair = [[min((dist[a].get(i, inf) for i in comps[b]), default=inf) for b in range(len(comps))] for a in range(len(comps))]
+    # the least paid unit touching each component: a group short of the floor holds one
+    touch = [min((int(d.pop[v]) for i in c for v in d.nb[i] if v not in free), default=inf) for c in comps]
     out = []
     for k in range(1, len(comps) + 1):
         for Q in itertools.combinations(range(len(comps)), k):
@@ -250,7 +254,8 @@ def _label_options(d: RealignData, S: Sequence[int], l: int) -> tuple[list[tuple
                          default=inf)
             else:
                 st = max(pair[a][b] for a, b in itertools.combinations(Q, 2))
-            out.append((max(st, short, 0), Q))
+            least = min(touch[q] for q in Q) if short > 0 else 0
+            out.append((max(st, short, least, 0), Q))
     out.sort()
     return out or [(inf, ())], comps
 

@@ -103,9 +103,9 @@ def _valid(d, groups):
 @given(data=st.data())
 def test_heuristic_plan_is_a_plan_of_its_owner_set(data):
     """heuristic_plan returns groups partitioning the block, keyed by the
-    owner set's labels, connected and at the floor, and moving no fewer people
-    than the brute-force optimum of that owner set (every labelled partition
-    whose labels are S)."""
+    owner set's labels, connected and at the floor, moving no fewer people
+    than the brute-force optimum, nor (when each group holds a unit of its
+    label) than the best labelled partition whose labels are S."""
     case = data.draw(cases(baseline=True, min_units=4, max_units=7), label="case")
     floor = _floor(data.draw, case)
     d = _data(case, floor)
@@ -121,7 +121,9 @@ def test_heuristic_plan_is_a_plan_of_its_owner_set(data):
         assert sorted(plan) == list(S)
         assert sorted(i for g in plan.values() for i in g) == d.units
         assert _valid(d, plan)
-        assert best is not None and realign.moved_of(d, plan) >= best
+        assert realign.moved_of(d, plan) >= b.value
+        if all(any(d.base[i] == l for i in g) for l, g in plan.items()):
+            assert best is not None and realign.moved_of(d, plan) >= best
 
 
 @hsettings(40)
