@@ -45,6 +45,14 @@ its optimum is S's optimum. Slacks grow (one unit's people, doubling) from
 the bound to ``UB - U(S)``. The block's bound is ``min(UB, min_S bound_S)``,
 with ``bound_S`` the proven value for each set (``LB(S)`` for sets never
 solved).
+
+The best plan ``UB`` sets every slack, so it is sought first
+(:func:`heuristic_plan`, :func:`search_plan`): for each owner set whose
+bound is below it, best bounds first, groups grow from their baseline
+groups (and from the paid paths and free components of their bound,
+:func:`label_tree`), a local search moves boundary units, and an iterated
+local search kicks and repeats it. These plans prove nothing; the exact
+phase does.
 """
 
 from __future__ import annotations
@@ -63,7 +71,8 @@ from .candidates import connected_pieces
 from .heuristic import merge_until_viable
 from .plan import Status
 
-__all__ = ["RealignData", "RealignResult", "block_data", "owner_sets", "label_distances", "restrict", "build_realign",
+__all__ = ["RealignData", "RealignResult", "block_data", "owner_sets", "label_distances", "label_cost", "label_tree",
+           "grow_plan", "improve_plan", "heuristic_plan", "perturb_plan", "search_plan", "restrict", "build_realign",
            "solve_realign", "MAX_LABELS"]
 
 #: Most baseline groups in one block for owner-set enumeration (2^16 sets).
