@@ -363,14 +363,15 @@ def _splits(d: RealignData, members: set[int], u: int) -> bool:
     return bool(need)
 
 
-def improve_plan(d: RealignData, S: Sequence[int], lab: dict[int, int]) -> dict[int, int]:
+def improve_plan(d: RealignData, S: Sequence[int], lab: dict[int, int], deadline: float | None = None) -> dict[int, int]:
     """Local search from connected groups, on (people short of the floor,
     people moved) lexicographically. A single move takes one boundary unit
     to a neighbouring group; a pair move takes a unit u from group b to a
     neighbouring group where it costs less and refills b with a unit v from
     a neighbouring group a. A move is made when it lowers the pair and
     leaves every group connected and not empty; single moves are tried
-    first (units in position order), until no move helps."""
+    first (units in position order), until no move helps or ``deadline``
+    (``time.perf_counter()``) passes."""
     owned = set(S)
     lab = dict(lab)
     mem: dict[int, set[int]] = {l: set() for l in S}
@@ -439,7 +440,7 @@ def improve_plan(d: RealignData, S: Sequence[int], lab: dict[int, int]) -> dict[
                     return True
         return False
 
-    while single() or pair():
+    while (deadline is None or time.perf_counter() < deadline) and (single() or pair()):
         pass
     return lab
 
@@ -451,12 +452,13 @@ HEURISTIC_SHARE = 0.4
 TREE_OPTIONS = 4
 
 
-def heuristic_plan(d: RealignData, S: Sequence[int]) -> dict[int, list[int]] | None:
+def heuristic_plan(d: RealignData, S: Sequence[int], deadline: float | None = None) -> dict[int, list[int]] | None:
     """A plan of owner set S (groups keyed by label, each connected and at the
     floor), or None if none was found: :func:`grow_plan` then
     :func:`improve_plan`, from plain seeds and from seeds where each label with
     a positive :func:`label_cost` (largest first) claims the free components
-    and paid paths of its bound (:func:`label_tree`); the plan moving fewest."""
+    and paid paths of its bound (:func:`label_tree`); the plan moving fewest.
+    Local searches stop at ``deadline`` (``time.perf_counter()``)."""
     S = tuple(S)
     owned = set(S)
     options = {l: _label_options(d, S, l) for l in S}
@@ -478,7 +480,7 @@ def heuristic_plan(d: RealignData, S: Sequence[int]) -> dict[int, list[int]] | N
         lab = grow_plan(d, S, claims)
         if lab is None:
             continue
-        lab = improve_plan(d, S, lab)
+        lab = improve_plan(d, S, lab, deadline)
         groups = {l: sorted(i for i in d.units if lab[i] == l) for l in S}
         if not all(sum(int(d.pop[i]) for i in g) >= d.floor and _connected(d, g) for g in groups.values()):
             continue
@@ -535,7 +537,7 @@ def search_plan(d: RealignData, S: Sequence[int], groups: dict[int, list[int]], 
     out = groups
     idle = 0
     while idle < patience and (deadline is None or time.perf_counter() < deadline):
-        lab = improve_plan(d, S, perturb_plan(d, S, cur, rng, rng.randint(1, PERTURB_SIZE)))
+        lab = improve_plan(d, S, perturb_plan(d, S, cur, rng, rng.randint(1, PERTURB_SIZE)), deadline)
         cand = {l: sorted(i for i in d.units if lab[i] == l) for l in S}
         idle += 1
         if not all(g and sum(int(d.pop[i]) for i in g) >= d.floor and _connected(d, g) for g in cand.values()):
@@ -815,7 +817,7 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
         all_costs[S] = {l: label_cost(d, S, l) for l in S}
         if U + sum(all_costs[S].values()) >= best[0]:
             continue
-        plan = heuristic_plan(d, S)
+        plan = heuristic_plan(d, S, stop)
         if plan is None:
             continue
         entry = {"owners": S, "heuristic": moved_of(d, plan)}

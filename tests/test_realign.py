@@ -218,3 +218,25 @@ def test_realign_chosen_root_may_feed_every_member():
     plan = solve(inst, Scenario(floor=1, objective="moved"))
     assert plan.status is Status.OPTIMAL and plan.objective == 2
     assert sorted(map(sorted, plan.groups)) == [[0, 1, 2, 3, 5, 6, 7], [4]]
+
+
+def test_heuristic_stops_at_a_past_deadline():
+    """With a deadline already past, improve_plan makes no move (here the grown
+    labels have an improving one), search_plan returns its start, and
+    heuristic_plan returns a valid plan or None."""
+    from test_optimise import build
+    pops = [3, 3, 2, 3, 3, 1, 4]
+    inst = build(pops, [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (0, 6)], [(i, "H0", p) for i, p in enumerate(pops)])
+    d = realign.block_data(list(range(7)), {i: [0, 0, 1, 2, 2, 1, 1][i] for i in range(7)}, 3, inst.population,
+                           inst.neighbours, 6)
+    moved_any = False
+    for _, _, S in realign.owner_sets(d):
+        lab = realign.grow_plan(d, S)
+        if lab is not None:
+            assert realign.improve_plan(d, S, lab, deadline=0.0) == lab
+            moved_any |= realign.improve_plan(d, S, lab) != lab
+        plan = realign.heuristic_plan(d, S, deadline=0.0)
+        if plan is not None:
+            assert _valid(d, plan)
+            assert realign.search_plan(d, S, plan, deadline=0.0) == plan
+    assert moved_any
