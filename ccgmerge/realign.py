@@ -45,12 +45,21 @@ its optimum is S's optimum. Slacks grow (one unit's people, doubling) from
 the bound to ``UB - U(S)``. The block's bound is ``min(UB, min_S bound_S)``,
 with ``bound_S`` the proven value for each set (``LB(S)`` for sets never
 solved).
+
+The best plan ``UB`` sets every slack, so it is sought first
+(:func:`heuristic_plan`, :func:`search_plan`): for each owner set whose
+bound is below it, best bounds first, groups grow from their baseline
+groups (and from the paid paths and free components of their bound,
+:func:`label_tree`), a local search moves boundary units, and an iterated
+local search kicks and repeats it. These plans prove nothing; the exact
+phase does.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -62,7 +71,8 @@ from .candidates import connected_pieces
 from .heuristic import merge_until_viable
 from .plan import Status
 
-__all__ = ["RealignData", "RealignResult", "block_data", "owner_sets", "label_distances", "restrict", "build_realign",
+__all__ = ["RealignData", "RealignResult", "block_data", "owner_sets", "label_distances", "label_cost", "label_tree",
+           "grow_plan", "improve_plan", "heuristic_plan", "perturb_plan", "search_plan", "restrict", "build_realign",
            "solve_realign", "MAX_LABELS"]
 
 #: Most baseline groups in one block for owner-set enumeration (2^16 sets).
@@ -175,9 +185,11 @@ def _free_components(d: RealignData, S: Sequence[int], l: int) -> tuple[set[int]
     return free, connected_pieces(d.nb, free)
 
 
-def _dijkstra(d: RealignData, sources: Sequence[int], cost: Callable[[int], int]) -> dict[int, float]:
+def _dijkstra(d: RealignData, sources: Sequence[int], cost: Callable[[int], int],
+              pred: dict[int, int] | None = None) -> dict[int, float]:
     """Least Σ cost(v) over a path from any source to each unit (sources cost 0,
-    the endpoint counted)."""
+    the endpoint counted). ``pred``, if given, receives each reached unit's
+    predecessor on a least path (none for sources)."""
     dist = {i: 0.0 for i in sources}
     heap = [(0.0, i) for i in sorted(dist)]
     heapq.heapify(heap)
@@ -191,6 +203,8 @@ def _dijkstra(d: RealignData, sources: Sequence[int], cost: Callable[[int], int]
             nd = dv + cost(u)
             if nd < dist.get(u, float("inf")):
                 dist[u] = nd
+                if pred is not None:
+                    pred[u] = v
                 heapq.heappush(heap, (nd, u))
     return dist
 
@@ -203,17 +217,27 @@ def label_cost(d: RealignData, S: Sequence[int], l: int) -> float:
     """A lower bound c_l on the people of *other owned* baseline groups that the
     group labelled l must hold (its paid people)::
 
-        c_l = min_Q max(ST(Q), floor - pop(Q))
+        c_l = min_Q max(ST(Q), floor - pop(Q), m(Q) if pop(Q) < floor)
 
     over the sets Q of free components (connected pieces of l's units and the
     units of baseline groups outside S) holding a unit of l, with ST(Q) the
     least paid population connecting them (exact for |Q| <= 3, else the
-    largest pairwise distance). Valid: a group touching exactly the free
-    components Q holds at least ST(Q) paid people and, reaching the floor,
-    at least floor - pop(Q). Groups are disjoint, so moved >= U(S) + Σ_l c_l."""
+    largest pairwise distance) and m(Q) the least population of a paid unit
+    touching Q. Valid: a group touching exactly the free components Q holds
+    at least ST(Q) paid people and, reaching the floor, at least floor -
+    pop(Q); then it holds a paid unit, and (being connected) one touching Q.
+    Groups are disjoint, so moved >= U(S) + Σ_l c_l."""
+    options, _ = _label_options(d, S, l)
+    return options[0][0]
+
+
+def _label_options(d: RealignData, S: Sequence[int], l: int) -> tuple[list[tuple[float, tuple[int, ...]]], list[list[int]]]:
+    """Every candidate Q of label_cost as (its value in label_cost, Q),
+    best first (Q as indices into the free components), and the components.
+    ``[(0.0, ())]`` when there are too many components to enumerate."""
     free, comps = _free_components(d, S, l)
     if len(comps) > MAX_FREE_COMPONENTS:
-        return 0.0
+        return [(0.0, ())], comps
     cp = [sum(int(d.pop[i]) for i in c) for c in comps]
     has_l = [any(d.base[i] == l for i in c) for c in comps]
 
@@ -223,7 +247,9 @@ def label_cost(d: RealignData, S: Sequence[int], l: int) -> float:
     dist = [_dijkstra(d, c, cost) for c in comps]
     inf = float("inf")
     pair = [[min((dist[a].get(i, inf) for i in comps[b]), default=inf) for b in range(len(comps))] for a in range(len(comps))]
-    best = inf
+    # the least paid unit touching each component: a group short of the floor holds one
+    touch = [min((int(d.pop[v]) for i in c for v in d.nb[i] if v not in free), default=inf) for c in comps]
+    out = []
     for k in range(1, len(comps) + 1):
         for Q in itertools.combinations(range(len(comps)), k):
             if not any(has_l[q] for q in Q):
@@ -237,8 +263,292 @@ def label_cost(d: RealignData, S: Sequence[int], l: int) -> float:
                          default=inf)
             else:
                 st = max(pair[a][b] for a, b in itertools.combinations(Q, 2))
-            best = min(best, max(st, short, 0))
-    return best
+            least = min(touch[q] for q in Q) if short > 0 else 0
+            out.append((max(st, short, least, 0), Q))
+    out.sort()
+    return out or [(inf, ())], comps
+
+
+def label_tree(d: RealignData, S: Sequence[int], l: int, Q: Sequence[int], comps: list[list[int]]) -> tuple[list[int], list[int]]:
+    """A plan for one candidate of label_cost: the units of the free components
+    ``Q`` (indices into ``comps``, from :func:`_label_options`) with free units
+    on the joining paths, and the paid units joining them (least paid paths, added greedily from the component
+    holding most of l's people: a Steiner heuristic), as two sorted lists."""
+    if len(Q) < 2:
+        return [], []
+    free, _ = _free_components(d, S, l)
+    home = max(Q, key=lambda q: (sum(int(d.pop[i]) for i in comps[q] if d.base[i] == l), -q))
+    tree = set(comps[home])
+    paid: set[int] = set()
+    todo = [q for q in Q if q != home]
+    while todo:
+        pred: dict[int, int] = {}
+        dist = _dijkstra(d, sorted(tree), lambda v: 0 if v in free else int(d.pop[v]), pred)
+        q = min(todo, key=lambda q: (min(dist.get(i, float("inf")) for i in comps[q]), q))
+        end = min(comps[q], key=lambda i: (dist.get(i, float("inf")), i))
+        if end not in dist:
+            break
+        v = end
+        while v not in tree:
+            if v not in free:
+                paid.add(v)
+            tree.add(v)
+            v = pred[v]
+        tree |= set(comps[q])
+        todo.remove(q)
+    return sorted(tree - paid), sorted(paid)
+
+
+# ---------------------------------------------------------------------------
+# primal heuristic
+# ---------------------------------------------------------------------------
+def _unit_cost(d: RealignData, owned: set[int], i: int, l: int) -> int:
+    """People moved by putting unit i in the group labelled l (owned labels only)."""
+    b = d.base[i]
+    return int(d.pop[i]) if b in owned and b != l else 0
+
+
+def grow_plan(d: RealignData, S: Sequence[int], claims: dict[int, int] | None = None) -> dict[int, int] | None:
+    """Labels for every unit from seeded region growing (a plan of S that may miss the floor).
+
+    Label l's seed is the connected piece of its own units and the units
+    ``claims`` gives it (its own units claimed by another label excluded)
+    holding the most people of l. The unlabelled units are then handed out
+    one at a time: the least populous group below the floor (then the least
+    populous group) with an unlabelled neighbour takes the one it costs
+    least to move (ties: smallest position). None when a label has no seed."""
+    owned = set(S)
+    claims = claims or {}
+    lab: dict[int, int] = {}
+    for l in S:
+        mine = [i for i in d.units if claims.get(i, l if d.base[i] == l else None) == l]
+        pcs = [p for p in connected_pieces(d.nb, [i for i in mine if i not in lab]) if any(d.base[i] == l for i in p)]
+        if not pcs:
+            return None
+        seed = max(pcs, key=lambda p: (sum(int(d.pop[i]) for i in p if d.base[i] == l), -p[0]))
+        for i in seed:
+            lab[i] = l
+    gpop = {l: 0 for l in S}
+    front: dict[int, set[int]] = {l: set() for l in S}
+    for i, l in lab.items():
+        gpop[l] += int(d.pop[i])
+        front[l].update(u for u in d.nb[i] if u not in lab)
+    left = len(d.units) - len(lab)
+    while left:
+        l = min((l for l in S if front[l]), key=lambda l: (gpop[l] >= d.floor, gpop[l], l))
+        u = min(front[l], key=lambda u: (_unit_cost(d, owned, u, l), u))
+        lab[u] = l
+        gpop[l] += int(d.pop[u])
+        left -= 1
+        for m in S:
+            front[m].discard(u)
+        front[l].update(v for v in d.nb[u] if v not in lab)
+    return lab
+
+
+def _splits(d: RealignData, members: set[int], u: int) -> bool:
+    """Whether removing u from the connected set ``members`` disconnects it or empties it."""
+    rest = [v for v in d.nb[u] if v in members]
+    if not rest:
+        return True
+    need = set(rest[1:])
+    seen, stack = {u, rest[0]}, [rest[0]]
+    while stack and need:
+        v = stack.pop()
+        for w in d.nb[v]:
+            if w in members and w not in seen:
+                seen.add(w)
+                need.discard(w)
+                stack.append(w)
+    return bool(need)
+
+
+def improve_plan(d: RealignData, S: Sequence[int], lab: dict[int, int], deadline: float | None = None) -> dict[int, int]:
+    """Local search from connected groups, on (people short of the floor,
+    people moved) lexicographically. A single move takes one boundary unit
+    to a neighbouring group; a pair move takes a unit u from group b to a
+    neighbouring group where it costs less and refills b with a unit v from
+    a neighbouring group a. A move is made when it lowers the pair and
+    leaves every group connected and not empty; single moves are tried
+    first (units in position order), until no move helps or ``deadline``
+    (``time.perf_counter()``) passes."""
+    owned = set(S)
+    lab = dict(lab)
+    mem: dict[int, set[int]] = {l: set() for l in S}
+    for i, l in lab.items():
+        mem[l].add(i)
+    gpop = {l: sum(int(d.pop[i]) for i in mem[l]) for l in S}
+
+    def short(p):
+        return max(0, d.floor - p)
+
+    def cost(i, l):
+        return _unit_cost(d, owned, i, l)
+
+    def apply(u, b):
+        a = lab[u]
+        lab[u] = b
+        mem[a].discard(u)
+        mem[b].add(u)
+        gpop[a] -= int(d.pop[u])
+        gpop[b] += int(d.pop[u])
+
+    def single() -> bool:
+        # the move fixing shortage at least cost per person, else saving most moved people
+        cands = []
+        for u in d.units:
+            a, pu = lab[u], int(d.pop[u])
+            for b in sorted({lab[v] for v in d.nb[u]} - {a}):
+                dshort = short(gpop[a] - pu) - short(gpop[a]) + short(gpop[b] + pu) - short(gpop[b])
+                dcost = cost(u, b) - cost(u, a)
+                if dshort < 0:
+                    cands.append((0, dcost / -dshort, dshort, u, b))
+                elif dshort == 0 and dcost < 0:
+                    cands.append((1, dcost, 0, u, b))
+                elif dshort == 0 and dcost == 0 and gpop[a] - gpop[b] > 2 * pu:
+                    cands.append((2, gpop[b] - gpop[a], 0, u, b))
+        for *_, u, b in sorted(cands):
+            if not _splits(d, mem[lab[u]], u):
+                apply(u, b)
+                return True
+        return False
+
+    def pair() -> bool:
+        for u in d.units:
+            b, pu = lab[u], int(d.pop[u])
+            for c in sorted({lab[w] for w in d.nb[u]} - {b}):
+                gain = cost(u, b) - cost(u, c)
+                if gain <= 0 or _splits(d, mem[b], u):
+                    continue
+                rest = mem[b] - {u}
+                for v in sorted({w for x in rest for w in d.nb[x]} - mem[b]):
+                    a, pv = lab[v], int(d.pop[v])
+                    if v == u or cost(v, b) - cost(v, a) >= gain:
+                        continue
+                    delta = {b: pv - pu, c: pu, a: -pv}
+                    if a == c:
+                        delta[c] = pu - pv
+                    dshort = sum(short(gpop[g] + x) - short(gpop[g]) for g, x in delta.items())
+                    dcost = gain - (cost(v, b) - cost(v, a))
+                    if (dshort, -dcost) >= (0, 0):
+                        continue
+                    src = mem[a] | {u} if a == c else mem[a]
+                    if _splits(d, src, v):
+                        continue
+                    apply(u, c)
+                    apply(v, b)
+                    return True
+        return False
+
+    while (deadline is None or time.perf_counter() < deadline) and (single() or pair()):
+        pass
+    return lab
+
+
+#: Share of the time left that solve_realign may spend on heuristic plans.
+HEURISTIC_SHARE = 0.4
+
+#: Candidates of label_cost tried as seeds by heuristic_plan for the label paying most.
+TREE_OPTIONS = 4
+
+
+def heuristic_plan(d: RealignData, S: Sequence[int], deadline: float | None = None) -> dict[int, list[int]] | None:
+    """A plan of owner set S (groups keyed by label, each connected and at the
+    floor), or None if none was found: :func:`grow_plan` then
+    :func:`improve_plan`, from plain seeds and from seeds where each label with
+    a positive :func:`label_cost` (largest first) claims the free components
+    and paid paths of its bound (:func:`label_tree`); the plan moving fewest.
+    Local searches stop at ``deadline`` (``time.perf_counter()``)."""
+    S = tuple(S)
+    owned = set(S)
+    options = {l: _label_options(d, S, l) for l in S}
+    paying = sorted((l for l in S if options[l][0][0][0] > 0), key=lambda l: (-options[l][0][0][0], l))
+    # claims: each paying label takes its best candidate; the first also tries its next ones
+    variants: list[dict[int, int]] = [{}]
+    for first in range(min(TREE_OPTIONS, len(options[paying[0]][0])) if paying else 0):
+        claims: dict[int, int] = {}
+        for l in paying:
+            opts, comps = options[l]
+            _, Q = opts[first] if l == paying[0] else opts[0]
+            units, paid = label_tree(d, S, l, Q, comps)
+            for i in units + paid:
+                if i not in claims and (d.base[i] == l or d.base[i] not in owned or i in paid):
+                    claims[i] = l
+        variants.append(claims)
+    best = None
+    for claims in variants:
+        lab = grow_plan(d, S, claims)
+        if lab is None:
+            continue
+        lab = improve_plan(d, S, lab, deadline)
+        groups = {l: sorted(i for i in d.units if lab[i] == l) for l in S}
+        if not all(sum(int(d.pop[i]) for i in g) >= d.floor and _connected(d, g) for g in groups.values()):
+            continue
+        val = moved_of(d, groups)
+        if best is None or val < best[0]:
+            best = (val, groups)
+    return None if best is None else best[1]
+
+
+def perturb_plan(d: RealignData, S: Sequence[int], lab: dict[int, int], rng: random.Random, size: int) -> dict[int, int]:
+    """A random kick for :func:`search_plan`: a unit u on a group boundary
+    (chosen with ``rng``) and a neighbouring group b; up to ``size`` units of
+    u's group, in breadth-first order from u, move to b when they touch b and
+    their group stays connected. Returns new labels (may miss the floor)."""
+    lab = dict(lab)
+    border = [i for i in d.units if any(lab[j] != lab[i] for j in d.nb[i])]
+    if not border:
+        return lab
+    u = rng.choice(border)
+    a = lab[u]
+    b = rng.choice(sorted({lab[j] for j in d.nb[u]} - {a}))
+    mem = {i for i in d.units if lab[i] == a}
+    ball, seen, k = [u], {u}, 0
+    while k < len(ball) and len(ball) < size:
+        for j in d.nb[ball[k]]:
+            if j not in seen and lab[j] == a:
+                seen.add(j)
+                ball.append(j)
+        k += 1
+    for v in ball[:size]:
+        if any(lab[j] == b for j in d.nb[v]) and not _splits(d, mem, v):
+            lab[v] = b
+            mem.discard(v)
+    return lab
+
+
+#: search_plan: most units moved by one kick, and kicks in a row without a better plan before it stops.
+PERTURB_SIZE = 8
+PATIENCE = 150
+
+
+def search_plan(d: RealignData, S: Sequence[int], groups: dict[int, list[int]], seed: int = 0,
+                deadline: float | None = None, patience: int = PATIENCE) -> dict[int, list[int]]:
+    """Iterated local search from a plan of S (groups keyed by label, connected,
+    at the floor): kick (:func:`perturb_plan`, 1 to PERTURB_SIZE units, from a
+    ``random.Random(seed)``), repair and descend (:func:`improve_plan`), and
+    continue from the result if it is a plan moving no more people. Stops
+    after ``patience`` kicks in a row without a plan moving fewer people, or
+    at ``deadline`` (``time.perf_counter()``). Returns the best plan."""
+    S = tuple(S)
+    rng = random.Random(seed)
+    cur = {i: l for l, g in groups.items() for i in g}
+    best = moved_of(d, groups)
+    out = groups
+    idle = 0
+    while idle < patience and (deadline is None or time.perf_counter() < deadline):
+        lab = improve_plan(d, S, perturb_plan(d, S, cur, rng, rng.randint(1, PERTURB_SIZE)), deadline)
+        cand = {l: sorted(i for i in d.units if lab[i] == l) for l in S}
+        idle += 1
+        if not all(g and sum(int(d.pop[i]) for i in g) >= d.floor and _connected(d, g) for g in cand.values()):
+            continue
+        val = moved_of(d, cand)
+        if val <= best:
+            if val < best:
+                idle = 0
+                out = cand
+            best, cur = val, lab
+    return out
 
 
 def restrict(d: RealignData, S: tuple[int, ...], U: int, slack: float, costs: dict[int, float]) -> Restriction | None:
@@ -359,9 +669,10 @@ def add_realign_path_costs(prob, x, r: Restriction, dist: dict[int, dict[int, fl
 
 def add_realign_flow(prob, x, r: Restriction):
     """Single-commodity flow per label l from its root over the nodes allowed
-    l (M_l = their number): f[a, b, l] <= M_l x[b, l]; for a fixed root,
+    l (M_l = their number less one): f[a, b, l] <= M_l x[b, l]; for a fixed root,
     inflow - outflow = x[k, l] at every other node; for a chosen root,
-    Σ_k ρ[k, l] = 1, ρ[k, l] <= x[k, l] and inflow - outflow >= x[k, l] - M_l ρ[k, l]."""
+    Σ_k ρ[k, l] = 1, ρ[k, l] <= x[k, l] and inflow - outflow >= x[k, l] - (M_l + 1) ρ[k, l]
+    (the root's own unit and one for each of up to M_l other members)."""
     rho = {}
     for l in r.S:
         mem = _members(r, l)
@@ -390,7 +701,9 @@ def add_realign_flow(prob, x, r: Restriction):
                 prob += rho[k, l] <= x[k, l], f"rootin_{k}_{l}"
             prob += pulp.lpSum(rho[k, l] for k in r.cands[l]) == 1, f"oneroot_{l}"
             for k in mem:
-                rhs = x[k, l] - M * rho[k, l] if k in cs else x[k, l]
+                # a chosen root sends a unit to each other member of its group (up to
+                # len(mem) - 1) and keeps its own: its outflow may reach len(mem) - 1
+                rhs = x[k, l] - len(mem) * rho[k, l] if k in cs else x[k, l]
                 prob += pulp.lpSum(fin[k]) - pulp.lpSum(fout[k]) >= rhs, f"bal_{k}_{l}"
     return rho
 
@@ -412,7 +725,7 @@ def build_realign(r: Restriction, floor: int, name: str = "realign"):
             for l in r.allowed[k]:
                 x[k, l] = pulp.LpVariable(f"x_{k}_{l}", cat="Binary")
     owned = set(r.S)
-    obj = [r.npop[k] * (1 - x[k, r.nbase[k]]) for k in range(len(r.nodes))
+    obj = [r.npop[k] * (1 - x.get((k, r.nbase[k]), 0)) for k in range(len(r.nodes))
            if r.fixed[k] is None and r.nbase[k] in owned]
     prob += pulp.lpSum(obj) + r.constant
     add_realign_assignment(prob, x, r)
@@ -493,12 +806,33 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
     n_vars = n_cons = 0
     unproven = False
     step0 = int(np.median([int(d.pop[i]) for i in d.units]))  # about one unit's people
+    # primal: a heuristic plan for each owner set whose bound is below the best plan, then
+    # iterated local search from it; best bounds first, for at most HEURISTIC_SHARE of the time
+    t0 = time.perf_counter()
+    stop = None if deadline is None else t0 + HEURISTIC_SHARE * max(0.0, deadline - t0)
+    all_costs: dict[tuple[int, ...], dict[int, float]] = {}
+    for LB, U, S in sets:
+        if LB >= best[0] or (stop is not None and time.perf_counter() >= stop):
+            break
+        all_costs[S] = {l: label_cost(d, S, l) for l in S}
+        if U + sum(all_costs[S].values()) >= best[0]:
+            continue
+        plan = heuristic_plan(d, S, stop)
+        if plan is None:
+            continue
+        entry = {"owners": S, "heuristic": moved_of(d, plan)}
+        if moved_of(d, plan) > U + sum(all_costs[S].values()):  # not yet at S's bound: search on
+            plan = search_plan(d, S, plan, deadline=stop)
+            entry["search"] = moved_of(d, plan)
+        log.append(entry)
+        if moved_of(d, plan) < best[0]:
+            best = (moved_of(d, plan), plan)
     for LB, U, S in sets:
         UB = best[0]
         if LB >= UB:
             bounds[S] = UB
             continue
-        costs = {l: label_cost(d, S, l) for l in S}
+        costs = all_costs[S] if S in all_costs else {l: label_cost(d, S, l) for l in S}
         LB = max(LB, U + sum(costs.values()))
         if LB >= UB:
             bounds[S] = UB

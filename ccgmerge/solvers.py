@@ -296,6 +296,11 @@ def run(prob: pulp.LpProblem, options: SolverOptions, time_limit: float | None =
             if objective is not None:
                 db = getattr(info, "mip_dual_bound", None)
                 bound = float(db) if db is not None and math.isfinite(db) else None
+                # PuLP does not pass the objective's constant to HiGHS: its bound (like its
+                # objective) leaves it out, so add back what separates the two objectives
+                ofv = getattr(info, "objective_function_value", None)
+                if bound is not None and ofv is not None and math.isfinite(ofv):
+                    bound += objective - float(ofv)
                 if bound is None and detail.lower() == "optimal":
                     bound = objective
             if detail.lower() == "infeasible":

@@ -1257,7 +1257,26 @@ def test_no_plan_from_the_models_falls_back_to_the_greedy_plan(monkeypatch):
     assert plan.status is Status.FEASIBLE and plan.bound is None and plan.verdict.ok
     assert [list(g) for g in plan.groups] == greedy_merge(inst, sc)
     assert "greedy" in plan.formulation
-    # a rule the heuristic does not handle (a limit it breaks) leaves no plan, not a failing one
+    # a rule the heuristic does not handle (a limit it breaks): status no_solution, the failing verdict kept
     tight = sc.replace(limits=(("merges", 1),))
     out = solve(inst, tight, time_limit=5)
     assert out.status is Status.NO_SOLUTION and out.verdict is not None and not out.verdict.ok
+
+
+@pytest.mark.parametrize("solver", ["cbc", "highs"])
+def test_run_bound_counts_the_objective_constant(solver):
+    """min 3x + 2y + 100 with x + y >= 3.5, x - y <= 1.5 over integers: 108 at
+    (0, 4), proven; the bound includes the constant 100 (HiGHS's dual bound
+    leaves it out, as PuLP does not pass it)."""
+    import pulp
+
+    from ccgmerge.solvers import SolverOptions, run
+
+    p = pulp.LpProblem("t", pulp.LpMinimize)
+    x = pulp.LpVariable("x", 0, 10, cat="Integer")
+    y = pulp.LpVariable("y", 0, 10, cat="Integer")
+    p += 3 * x + 2 * y + 100
+    p += x + y >= 3.5
+    p += x - y <= 1.5
+    out = run(p, SolverOptions(solver=solver), 10, integral=True)
+    assert out.status is Status.OPTIMAL and out.objective == 108 and out.bound == 108, out

@@ -93,3 +93,150 @@ def test_realign_small_chain():
     plan = solve(inst, Scenario(floor=6, objective="moved"))
     assert plan.status is Status.OPTIMAL and plan.objective == 2
     assert plan.formulation == "realign"
+
+
+def _valid(d, groups):
+    return all(sum(int(d.pop[i]) for i in g) >= d.floor and realign._connected(d, g) for g in groups.values())
+
+
+@hsettings(40)
+@given(data=st.data())
+def test_heuristic_plan_is_a_plan_of_its_owner_set(data):
+    """heuristic_plan returns groups partitioning the block, keyed by the
+    owner set's labels, connected and at the floor, moving no fewer people
+    than the brute-force optimum, nor (when each group holds a unit of its
+    label) than the best labelled partition whose labels are S."""
+    case = data.draw(cases(baseline=True, min_units=4, max_units=7), label="case")
+    floor = _floor(data.draw, case)
+    d = _data(case, floor)
+    if d is None:
+        return
+    b = brute_force(case.inst, Scenario(floor=floor, objective="moved"))
+    for _, _, S in realign.owner_sets(d):
+        plan = realign.heuristic_plan(d, S)
+        best = min((moved for groups in b.feasible for labels, moved in _labelled_moves(d, groups)
+                    if tuple(sorted(labels)) == S), default=None)
+        if plan is None:
+            continue
+        assert sorted(plan) == list(S)
+        assert sorted(i for g in plan.values() for i in g) == d.units
+        assert _valid(d, plan)
+        assert realign.moved_of(d, plan) >= b.value
+        if all(any(d.base[i] == l for i in g) for l, g in plan.items()):
+            assert best is not None and realign.moved_of(d, plan) >= best
+
+
+@hsettings(40)
+@given(data=st.data())
+def test_grow_and_improve(data):
+    """grow_plan labels every unit with a label of S, each group connected;
+    improve_plan keeps that and never worsens (people short, people moved)."""
+    case = data.draw(cases(baseline=True, min_units=4, max_units=8), label="case")
+    floor = _floor(data.draw, case)
+    d = _data(case, floor)
+    if d is None:
+        return
+    sets = realign.owner_sets(d)
+    _, _, S = sets[data.draw(st.integers(0, len(sets) - 1), label="set")]
+
+    def score(lab):
+        groups = {l: [i for i in d.units if lab[i] == l] for l in S}
+        assert all(g and realign._connected(d, g) for g in groups.values())
+        return sum(max(0, d.floor - sum(int(d.pop[i]) for i in g)) for g in groups.values()), realign.moved_of(d, groups)
+
+    lab = realign.grow_plan(d, S)
+    if lab is None:
+        return
+    assert sorted(lab) == d.units and set(lab.values()) <= set(S)
+    before = score(lab)
+    assert score(realign.improve_plan(d, S, lab)) <= before
+
+
+@hsettings(40)
+@given(data=st.data())
+def test_label_tree_joins_its_components(data):
+    """label_tree's components and paid units form one connected set; the paid
+    units are of other owned baseline groups and cost at least the largest
+    pairwise distance between the components (label_cost's bound on ST(Q))."""
+    case = data.draw(cases(baseline=True, min_units=4, max_units=8), label="case")
+    d = _data(case, 1)
+    if d is None:
+        return
+    sets = realign.owner_sets(d)
+    _, _, S = sets[data.draw(st.integers(0, len(sets) - 1), label="set")]
+    l = data.draw(st.sampled_from(S), label="label")
+    options, comps = realign._label_options(d, S, l)
+    for _, Q in options:
+        units, paid = realign.label_tree(d, S, l, Q, comps)
+        if len(Q) < 2:
+            assert (units, paid) == ([], [])
+            continue
+        assert realign._connected(d, units + paid)
+        assert all(d.base[i] in S and d.base[i] != l for i in paid)
+        free, _ = realign._free_components(d, S, l)
+        dist = [realign._dijkstra(d, comps[q], lambda v: 0 if v in free else int(d.pop[v])) for q in Q]
+        far = max(min(dist[a].get(i, float("inf")) for i in comps[Q[b]]) for a in range(len(Q)) for b in range(len(Q)))
+        assert sum(int(d.pop[i]) for i in paid) >= far
+
+
+@hsettings(30)
+@given(data=st.data())
+def test_search_plan_keeps_a_plan_and_never_worsens(data):
+    """search_plan from a heuristic plan returns a plan of the same owner set
+    (partition, connected, floor) moving no more people, and is deterministic;
+    perturb_plan keeps every group connected."""
+    import random
+
+    case = data.draw(cases(baseline=True, min_units=4, max_units=8), label="case")
+    floor = _floor(data.draw, case)
+    d = _data(case, floor)
+    if d is None:
+        return
+    for _, _, S in realign.owner_sets(d)[:3]:
+        plan = realign.heuristic_plan(d, S)
+        if plan is None:
+            continue
+        lab = {i: l for l, g in plan.items() for i in g}
+        kicked = realign.perturb_plan(d, S, lab, random.Random(1), 3)
+        assert sorted(kicked) == d.units
+        assert all(realign._connected(d, [i for i in d.units if kicked[i] == l]) for l in set(kicked.values()))
+        out = realign.search_plan(d, S, plan, patience=20)
+        assert sorted(out) == list(S) and sorted(i for g in out.values() for i in g) == d.units
+        assert _valid(d, out) and realign.moved_of(d, out) <= realign.moved_of(d, plan)
+        assert realign.search_plan(d, S, plan, patience=20) == out
+
+
+def test_realign_chosen_root_may_feed_every_member():
+    # a star: centre U0 and leaves U1, U4 (pop 3) of B0, leaves U2, U3, U5-U7 of B1; floor 1.
+    # The best plan puts all but U4 in B1's group (moving U0 and U1: 2 people). B1 has no
+    # fixed unit, so its root is chosen; its group holds every node allowed B1, and the
+    # root's flow must reach all of them (the flow once allowed one fewer: "optimal" 4)
+    from test_optimise import build
+    pops = [1, 1, 1, 1, 3, 1, 1, 1]
+    inst = build(pops, [(0, j) for j in range(1, 8)], [(i, "H0", p) for i, p in enumerate(pops)],
+                 baseline={f"U{i}": ("B0" if i in (0, 1, 4) else "B1") for i in range(8)})
+    plan = solve(inst, Scenario(floor=1, objective="moved"))
+    assert plan.status is Status.OPTIMAL and plan.objective == 2
+    assert sorted(map(sorted, plan.groups)) == [[0, 1, 2, 3, 5, 6, 7], [4]]
+
+
+def test_heuristic_stops_at_a_past_deadline():
+    """With a deadline already past, improve_plan makes no move (here the grown
+    labels have an improving one), search_plan returns its start, and
+    heuristic_plan returns a valid plan or None."""
+    from test_optimise import build
+    pops = [3, 3, 2, 3, 3, 1, 4]
+    inst = build(pops, [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (0, 6)], [(i, "H0", p) for i, p in enumerate(pops)])
+    d = realign.block_data(list(range(7)), {i: [0, 0, 1, 2, 2, 1, 1][i] for i in range(7)}, 3, inst.population,
+                           inst.neighbours, 6)
+    moved_any = False
+    for _, _, S in realign.owner_sets(d):
+        lab = realign.grow_plan(d, S)
+        if lab is not None:
+            assert realign.improve_plan(d, S, lab, deadline=0.0) == lab
+            moved_any |= realign.improve_plan(d, S, lab) != lab
+        plan = realign.heuristic_plan(d, S, deadline=0.0)
+        if plan is not None:
+            assert _valid(d, plan)
+            assert realign.search_plan(d, S, plan, deadline=0.0) == plan
+    assert moved_any
