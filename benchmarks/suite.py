@@ -513,21 +513,6 @@ def _solve(inst, scenario, variant: "Variant", time_limit):
     return plan, time.perf_counter() - t0
 
 
-def _neighbour_hwbs(code: str) -> list[str]:
-    """HWBs sharing an LSOA adjacency edge with HWB ``code`` (from the data files)."""
-    import pandas as pd
-
-    from ccgmerge.data import data_dir
-
-    d = data_dir()
-    lk = pd.read_csv(d / "lsoa11_ccg13_hwb_lookup.csv.gz", usecols=["lsoa11_code", "hwb_code"], dtype=str)
-    hwb = dict(zip(lk["lsoa11_code"], lk["hwb_code"]))
-    e = pd.read_csv(d / "lsoa11_adjacency.csv.gz", usecols=["lsoa11_a", "lsoa11_b"], dtype=str)
-    a, b = e["lsoa11_a"].map(hwb), e["lsoa11_b"].map(hwb)
-    out = set(b[(a == code) & (b != code)]) | set(a[(b == code) & (a != code)])
-    return sorted(out)
-
-
 def _lsoa_hwb_graph():
     """(LSOA -> HWB, LSOA -> adjacent LSOAs) from the data files."""
     import pandas as pd
@@ -590,27 +575,29 @@ def _run_attach(inst, scenario, variant: "Variant", deadline) -> dict:
         subs.append(d)
         return d
 
-    todo = 1 + 2 * sum(len({hwb_of[c] for i in p for c in lsoa_nb.get(inst.unit_codes[i], ())} - {h}) for p in small)
+    # the HWBs each piece below the floor touches
+    nears = [sorted({hwb_of[c2] for i in p for c2 in lsoa_nb.get(inst.unit_codes[i], ())} - {h}) for p in small]
+    todo = 1 + 2 * sum(len(near) for near in nears)
     total_obj, total_bound, statuses, noncot = 0.0, 0.0, [], 0
     if own_units:
-        t = time.perf_counter()
         plan, wall = _solve(inst.subset(own_units, warn=False), scenario, variant, left(todo))
         todo -= 1
         d = fig("own", plan, wall)
         statuses.append(d["status"])
         total_obj += plan.objective or 0.0
         total_bound += plan.bound if plan.bound is not None else float("nan")
-    for k, p in enumerate(small):
+    for k, (p, near) in enumerate(zip(small, nears)):
         codes = [inst.unit_codes[i] for i in p]
         ppop = int(pop[p].sum())
-        near = sorted({hwb_of[c2] for c in codes for c2 in lsoa_nb.get(c, ()) if hwb_of.get(c2) != h})
         best = None
         for h2 in near:
-            alone_inst = load_lsoa2013(hwbs=[h2], warn=False)
+            both = load_lsoa2013(hwbs=[h, h2], warn=False)
+            theirs = sorted(set(both.membership.loc[both.membership["area"] == h2, "unit"]))
+            alone_inst = both.subset(theirs, warn=False)
             alone, w1 = _solve(alone_inst, scenario, variant, left(todo))
             todo -= 1
             fig(f"piece{k + 1}:{h2}:alone", alone, w1)
-            union = load_lsoa2013(hwbs=[h, h2], warn=False).subset(list(alone_inst.unit_codes) + codes, warn=False)
+            union = both.subset(theirs + codes, warn=False)
             mem = union.membership.copy()
             mem.loc[mem["unit"].isin(set(codes)), "area"] = h2
             areas = union.areas

@@ -38,6 +38,13 @@ def test_realign_matches_brute_force(data):
         assert {s["formulation"] for s in plan.subproblems} <= {"realign", "labelled"}
 
 
+def _draw_block(data, max_units):
+    """A drawn case, its floor and its block data (None when block_data declines it)."""
+    case = data.draw(cases(baseline=True, min_units=4, max_units=max_units), label="case")
+    floor = _floor(data.draw, case)
+    return case, floor, _data(case, floor)
+
+
 def _data(case, floor):
     inst = case.inst
     labs = sorted(set(inst._baseline))
@@ -63,9 +70,7 @@ def _labelled_moves(d, groups):
 def test_bounds_hold_on_every_partition(data):
     """moved >= U(S) + Σ c_l, and a unit in a foreign group l forces moved >=
     U(S) + d_l(i) + Σ_{l' != l} c_l' (the inequality restrict() relies on)."""
-    case = data.draw(cases(baseline=True, min_units=4, max_units=7), label="case")
-    floor = _floor(data.draw, case)
-    d = _data(case, floor)
+    case, floor, d = _draw_block(data, 7)
     if d is None:
         return
     b = brute_force(case.inst, Scenario(floor=floor, objective="moved"))
@@ -106,9 +111,7 @@ def test_heuristic_plan_is_a_plan_of_its_owner_set(data):
     owner set's labels, connected and at the floor, moving no fewer people
     than the brute-force optimum, nor (when each group holds a unit of its
     label) than the best labelled partition whose labels are S."""
-    case = data.draw(cases(baseline=True, min_units=4, max_units=7), label="case")
-    floor = _floor(data.draw, case)
-    d = _data(case, floor)
+    case, floor, d = _draw_block(data, 7)
     if d is None:
         return
     b = brute_force(case.inst, Scenario(floor=floor, objective="moved"))
@@ -131,9 +134,7 @@ def test_heuristic_plan_is_a_plan_of_its_owner_set(data):
 def test_grow_and_improve(data):
     """grow_plan labels every unit with a label of S, each group connected;
     improve_plan keeps that and never worsens (people short, people moved)."""
-    case = data.draw(cases(baseline=True, min_units=4, max_units=8), label="case")
-    floor = _floor(data.draw, case)
-    d = _data(case, floor)
+    case, floor, d = _draw_block(data, 8)
     if d is None:
         return
     sets = realign.owner_sets(d)
@@ -187,9 +188,7 @@ def test_search_plan_keeps_a_plan_and_never_worsens(data):
     perturb_plan keeps every group connected."""
     import random
 
-    case = data.draw(cases(baseline=True, min_units=4, max_units=8), label="case")
-    floor = _floor(data.draw, case)
-    d = _data(case, floor)
+    case, floor, d = _draw_block(data, 8)
     if d is None:
         return
     for _, _, S in realign.owner_sets(d)[:3]:
