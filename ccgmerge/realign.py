@@ -20,7 +20,10 @@ ceiling. Four facts make it exact:
    a set with ``LB(S) >= UB`` (the best plan found) is skipped. ``c_l``
    (:func:`label_cost`) bounds the people of other owned baseline groups
    that l's group must hold, from the free components it can join and the
-   paid paths between them; groups are disjoint, so these add up.
+   paid paths between them; groups are disjoint, so these add up. The
+   sum ``Σ_l c_l`` is then raised to :func:`owner_set_cost`, which also
+   counts the people of l left in free components its group does not
+   touch (a baseline group in pieces pays a corridor or leaves a piece).
 
 3. **Path bound.** If unit ``i`` ends in the group labelled ``l`` and is not
    of baseline ``l``, the group holds a path from ``i`` to a unit of ``l``;
@@ -71,7 +74,7 @@ from .candidates import connected_pieces
 from .heuristic import merge_until_viable
 from .plan import Status
 
-__all__ = ["RealignData", "RealignResult", "block_data", "owner_sets", "label_distances", "label_cost", "label_tree",
+__all__ = ["RealignData", "RealignResult", "block_data", "owner_sets", "label_distances", "label_cost", "owner_set_cost", "label_tree",
            "grow_plan", "improve_plan", "heuristic_plan", "perturb_plan", "search_plan", "restrict", "build_realign",
            "solve_realign", "MAX_LABELS"]
 
@@ -269,6 +272,60 @@ def _label_options(d: RealignData, S: Sequence[int], l: int) -> tuple[list[tuple
     return out or [(inf, ())], comps
 
 
+#: Most (paid, dropped) pairs owner_set_cost keeps while combining labels.
+MAX_FRONTIER = 4096
+
+
+def owner_set_cost(d: RealignData, S: Sequence[int], options: dict | None = None) -> float:
+    """A lower bound on the people of owned baseline groups that a plan of S
+    moves (``moved - U(S)``), at least ``Σ_l c_l`` (:func:`label_cost`)::
+
+        min over (Q_l)_{l ∈ S} of  max(Σ_l v_l(Q_l), Σ_l o_l(Q_l))
+
+    with, for each owned label l and candidate Q of label_cost (the free
+    components l's group touches), ``v_l(Q)`` its value there (the people of
+    other owned groups l's group must hold) and ``o_l(Q)`` the people of l
+    in its free components outside Q (they cannot be in l's group, so they
+    are moved). Valid: each moved person of an owned group is counted once as
+    held by another group (Σ_l paid_l) and once as left by its own
+    (Σ_l out_l), both equal to ``moved - U(S)``, and paid_l >= v_l(Q_l),
+    out_l >= o_l(Q_l) for the components Q_l l's group touches. A label split
+    into pieces (an HWB boundary or an enclave apart) pays either a corridor
+    or the people of the pieces it leaves, which Σ_l c_l alone misses.
+
+    The minimum is taken over the Pareto frontier of (Σ v, Σ o), label by
+    label; beyond MAX_FRONTIER pairs, ``max(min Σ v, min Σ o)`` (weaker,
+    still valid) is returned. ``options``: _label_options per label, if known."""
+    opts = options if options is not None else {l: _label_options(d, S, l) for l in S}
+    per: list[list[tuple[float, float]]] = []
+    for l in S:
+        cand, comps = opts[l]
+        if cand == [(0.0, ())]:  # too many components to enumerate: label_cost is 0 and nothing is dropped
+            per.append([(0.0, 0.0)])
+            continue
+        own = [sum(int(d.pop[i]) for i in c if d.base[i] == l) for c in comps]
+        all_own = sum(own)
+        pairs = sorted({(v, float(all_own - sum(own[q] for q in Q))) for v, Q in cand if v < float("inf")})
+        if not pairs:
+            return float("inf")
+        per.append(_pareto(pairs))
+    front = [(0.0, 0.0)]
+    for pairs in per:
+        front = _pareto(sorted({(a + v, b + o) for a, b in front for v, o in pairs}))
+        if len(front) > MAX_FRONTIER:
+            return max(sum(p[0][0] for p in per), sum(min(o for _, o in p) for p in per))
+    return min(max(a, b) for a, b in front)
+
+
+def _pareto(pairs: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The pairs (sorted) that no other pair beats in both coordinates."""
+    out: list[tuple[float, float]] = []
+    for a, b in pairs:
+        if not out or b < out[-1][1]:
+            out.append((a, b))
+    return out
+
+
 def label_tree(d: RealignData, S: Sequence[int], l: int, Q: Sequence[int], comps: list[list[int]]) -> tuple[list[int], list[int]]:
     """A plan for one candidate of label_cost: the units of the free components
     ``Q`` (indices into ``comps``, from :func:`_label_options`) with free units
@@ -457,20 +514,29 @@ def heuristic_plan(d: RealignData, S: Sequence[int], deadline: float | None = No
     floor), or None if none was found: :func:`grow_plan` then
     :func:`improve_plan`, from plain seeds and from seeds where each label with
     a positive :func:`label_cost` (largest first) claims the free components
-    and paid paths of its bound (:func:`label_tree`); the plan moving fewest.
+    and paid paths of its bound (:func:`label_tree`), a label split into
+    several free components those of its best candidate joining them; the
+    plan moving fewest.
     Local searches stop at ``deadline`` (``time.perf_counter()``)."""
     S = tuple(S)
     owned = set(S)
     options = {l: _label_options(d, S, l) for l in S}
-    paying = sorted((l for l in S if options[l][0][0][0] > 0), key=lambda l: (-options[l][0][0][0], l))
+    # each label's candidates, best first; a label whose own units lie in several free
+    # components first tries the best candidate joining them all (a corridor)
+    ranked: dict[int, list[tuple[float, tuple[int, ...]]]] = {}
+    for l in S:
+        opts, comps = options[l]
+        mine = {q for q, c in enumerate(comps) if any(d.base[i] == l for i in c)}
+        join = [o for o in opts if len(mine) > 1 and mine <= set(o[1]) and o[0] < float("inf")]
+        ranked[l] = join[:1] + opts
+    paying = sorted((l for l in S if ranked[l][0][0] > 0), key=lambda l: (-ranked[l][0][0], l))
     # claims: each paying label takes its best candidate; the first also tries its next ones
     variants: list[dict[int, int]] = [{}]
-    for first in range(min(TREE_OPTIONS, len(options[paying[0]][0])) if paying else 0):
+    for first in range(min(TREE_OPTIONS, len(ranked[paying[0]])) if paying else 0):
         claims: dict[int, int] = {}
         for l in paying:
-            opts, comps = options[l]
-            _, Q = opts[first] if l == paying[0] else opts[0]
-            units, paid = label_tree(d, S, l, Q, comps)
+            _, Q = ranked[l][first] if l == paying[0] else ranked[l][0]
+            units, paid = label_tree(d, S, l, Q, options[l][1])
             for i in units + paid:
                 if i not in claims and (d.base[i] == l or d.base[i] not in owned or i in paid):
                     claims[i] = l
@@ -810,18 +876,25 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
     # iterated local search from it; best bounds first, for at most HEURISTIC_SHARE of the time
     t0 = time.perf_counter()
     stop = None if deadline is None else t0 + HEURISTIC_SHARE * max(0.0, deadline - t0)
-    all_costs: dict[tuple[int, ...], dict[int, float]] = {}
+    all_costs: dict[tuple[int, ...], tuple[dict[int, float], float]] = {}
+
+    def set_costs(S):
+        """(c_l per label, owner_set_cost) of S, computed once."""
+        if S not in all_costs:
+            opts = {l: _label_options(d, S, l) for l in S}
+            all_costs[S] = ({l: opts[l][0][0][0] for l in S}, owner_set_cost(d, S, opts))
+        return all_costs[S]
+
     for LB, U, S in sets:
         if LB >= best[0] or (stop is not None and time.perf_counter() >= stop):
             break
-        all_costs[S] = {l: label_cost(d, S, l) for l in S}
-        if U + sum(all_costs[S].values()) >= best[0]:
+        if U + set_costs(S)[1] >= best[0]:
             continue
         plan = heuristic_plan(d, S, stop)
         if plan is None:
             continue
         entry = {"owners": S, "heuristic": moved_of(d, plan)}
-        if moved_of(d, plan) > U + sum(all_costs[S].values()):  # not yet at S's bound: search on
+        if moved_of(d, plan) > U + set_costs(S)[1]:  # not yet at S's bound: search on
             plan = search_plan(d, S, plan, deadline=stop)
             entry["search"] = moved_of(d, plan)
         log.append(entry)
@@ -832,8 +905,8 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
         if LB >= UB:
             bounds[S] = UB
             continue
-        costs = all_costs[S] if S in all_costs else {l: label_cost(d, S, l) for l in S}
-        LB = max(LB, U + sum(costs.values()))
+        costs, joint = set_costs(S)
+        LB = max(LB, U + joint)
         if LB >= UB:
             bounds[S] = UB
             continue

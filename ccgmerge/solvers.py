@@ -22,7 +22,9 @@ from __future__ import annotations
 import math
 import os
 import re
+import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -58,10 +60,41 @@ _WATCH_USERS = [0]
 _WATCH_LOCAL = threading.local()
 
 
+def _parent_death_signal():
+    """A ``preexec_fn`` that asks Linux to kill the child (CBC) when the thread
+    that started it dies, or None where that is not available.
+
+    Without it a CBC process outlives a Python killed by a signal (``timeout``,
+    a cancelled batch job) and runs on for hours. The libc call is resolved
+    here, before any fork, so the child only makes one system call between
+    fork and exec."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+        return None
+    prctl.restype = ctypes.c_int
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    PR_SET_PDEATHSIG = 1
+
+    def preexec():
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    return preexec
+
+
+_PREEXEC = _parent_death_signal()
+
+
 def _recording_popen(*args, **kwargs):
+    if _PREEXEC is not None and kwargs.get("preexec_fn") is None:
+        kwargs["preexec_fn"] = _PREEXEC
     proc = subprocess.Popen(*args, **kwargs)
     watch = getattr(_WATCH_LOCAL, "watch", None)
-    if watch is not None:
+    if watch is not None and watch["seconds"] is not None:
         def fire():
             if proc.poll() is None:
                 proc.kill()
@@ -77,7 +110,8 @@ def _recording_popen(*args, **kwargs):
 @contextmanager
 def _cbc_watchdog(seconds: float | None):
     """Kill the CBC process PuLP starts (on this thread) if it is still running
-    ``seconds`` after it started.
+    ``seconds`` after it started (never, for None), and on Linux when the
+    Python thread that started it dies (:func:`_parent_death_signal`).
 
     PuLP's CBC interface waits on ``subprocess.Popen(...).wait()`` with no
     timeout. While any watchdog is active its module sees a copy of
@@ -88,10 +122,10 @@ def _cbc_watchdog(seconds: float | None):
     model file, which can take seconds. Yields a list that holds the
     processes it killed.
     """
-    if seconds is None or getattr(coin_api, "subprocess", None) is None:
+    if getattr(coin_api, "subprocess", None) is None:
         yield []
         return
-    watch = {"seconds": float(seconds), "timers": [], "killed": []}
+    watch = {"seconds": None if seconds is None else float(seconds), "timers": [], "killed": []}
     _WATCH_LOCAL.watch = watch
     with _WATCH_LOCK:
         if _WATCH_USERS[0] == 0:
@@ -237,7 +271,7 @@ def run(prob: pulp.LpProblem, options: SolverOptions, time_limit: float | None =
     if log_path is not None and time_limit is not None:
         hard = max(1, math.ceil(time_limit)) + overrun_grace(time_limit)
     try:
-        with _cbc_watchdog(hard) as killed:
+        with _cbc_watchdog(hard) as killed:  # also for hard=None: CBC dies with its Python
             prob.solve(solver)
     except pulp.PulpSolverError as exc:
         secs = time.perf_counter() - t0

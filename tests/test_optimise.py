@@ -27,6 +27,7 @@ testing everything else; when a bug is fixed, its strict xfails start to
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -1220,6 +1221,60 @@ def test_cbc_overrunning_its_time_limit_is_stopped(tmp_path, monkeypatch):
     prob2 += y
     prob2 += y >= 1
     assert solvers.run(prob2, solvers.SolverOptions(), 5.0).status is Status.OPTIMAL  # real CBC untouched
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_cbc_dies_with_its_python(tmp_path):
+    """A Python killed mid-solve (``timeout``, a cancelled job) must not leave
+    its CBC running: two such orphans ran for over an hour once. A fake CBC
+    records its pid and sleeps; after SIGKILL to the Python that started it
+    (with no time limit, so no watchdog timer), the fake CBC is gone."""
+    import signal
+    import stat
+    import subprocess
+
+    fake = tmp_path / "cbc"
+    pidfile = tmp_path / "cbc.pid"
+    fake.write_text(f"#!/bin/sh\necho $$ > {pidfile}\nexec sleep 600\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    script = (
+        "import pulp\n"
+        "from ccgmerge import solvers\n"
+        f"pulp.PULP_CBC_CMD = lambda **kw: pulp.COIN_CMD(path={str(fake)!r}, **kw)\n"
+        "prob = pulp.LpProblem('p', pulp.LpMinimize)\n"
+        "prob += pulp.LpVariable('x', 0, 1, cat='Binary')\n"
+        "solvers.run(prob, solvers.SolverOptions(), None)\n"
+    )
+    py = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        t0 = time.perf_counter()
+        while not (pidfile.exists() and pidfile.read_text().strip()) and time.perf_counter() - t0 < 60:
+            time.sleep(0.05)
+        cbc_pid = int(pidfile.read_text())
+        os.kill(cbc_pid, 0)  # the fake CBC runs
+    finally:
+        py.send_signal(signal.SIGKILL)
+        py.wait()
+
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        # a zombie waiting for its (new) parent to reap it counts as dead
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                return fh.read().split(")")[-1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    t0 = time.perf_counter()
+    while alive(cbc_pid) and time.perf_counter() - t0 < 10:
+        time.sleep(0.05)
+    still = alive(cbc_pid)
+    if still:
+        os.kill(cbc_pid, signal.SIGKILL)
+    assert not still, "CBC outlived the Python that started it"
 
 
 def test_enumeration_stops_at_the_deadline():

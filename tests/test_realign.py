@@ -68,7 +68,7 @@ def _labelled_moves(d, groups):
 @hsettings(40)
 @given(data=st.data())
 def test_bounds_hold_on_every_partition(data):
-    """moved >= U(S) + Σ c_l, and a unit in a foreign group l forces moved >=
+    """moved >= U(S) + owner_set_cost(S) >= U(S) + Σ c_l, and a unit in a foreign group l forces moved >=
     U(S) + d_l(i) + Σ_{l' != l} c_l' (the inequality restrict() relies on)."""
     case, floor, d = _draw_block(data, 7)
     if d is None:
@@ -81,7 +81,9 @@ def test_bounds_hold_on_every_partition(data):
             S = tuple(sorted(labels))
             U = total - sum(lp[l] for l in S)
             costs = {l: realign.label_cost(d, S, l) for l in S}
-            assert moved >= U + sum(costs.values()), (groups, labels, costs)
+            joint = realign.owner_set_cost(d, S)
+            assert joint >= sum(costs.values())
+            assert moved >= U + joint, (groups, labels, costs, joint)
             for l, g in zip(labels, groups):
                 dist = realign.label_distances(d, S, l)
                 for i in g:
@@ -98,6 +100,25 @@ def test_realign_small_chain():
     plan = solve(inst, Scenario(floor=6, objective="moved"))
     assert plan.status is Status.OPTIMAL and plan.objective == 2
     assert plan.formulation == "realign"
+
+
+def test_owner_set_cost_sees_a_split_label():
+    """A baseline group in two pieces keeps a corridor or leaves a piece::
+
+        A0 (10) -- B1 (10) -- A2 (10)        floor 5
+
+    With owners {A, B}, A's group holding both pieces takes B1 (10 paid) and
+    otherwise one piece of A (10 people) is moved: label_cost sees neither
+    (0 + 0), owner_set_cost sees 10, and the optimum moves 10."""
+    from test_optimise import build
+    inst = build([10, 10, 10], [(0, 1), (1, 2)], [(i, "H0", 10) for i in range(3)],
+                 baseline={"U0": "A", "U1": "B", "U2": "A"})
+    d = realign.block_data([0, 1, 2], {0: 0, 1: 1, 2: 0}, 2, inst.population, inst.neighbours, 5)
+    S = (0, 1)
+    assert realign.label_cost(d, S, 0) + realign.label_cost(d, S, 1) == 0
+    assert realign.owner_set_cost(d, S) == 10
+    plan = solve(inst, Scenario(floor=5, objective="moved"))
+    assert plan.status is Status.OPTIMAL and plan.objective == 10 and plan.bound == 10
 
 
 def _valid(d, groups):
