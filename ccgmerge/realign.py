@@ -326,34 +326,46 @@ def _pareto(pairs: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
-def label_tree(d: RealignData, S: Sequence[int], l: int, Q: Sequence[int], comps: list[list[int]]) -> tuple[list[int], list[int]]:
+def label_tree(d: RealignData, S: Sequence[int], l: int, Q: Sequence[int], comps: list[list[int]],
+               whole: bool = True, avoid: frozenset[int] = frozenset()) -> tuple[list[int], list[int]]:
     """A plan for one candidate of label_cost: the units of the free components
     ``Q`` (indices into ``comps``, from :func:`_label_options`) with free units
     on the joining paths, and the paid units joining them (least paid paths, added greedily from the component
-    holding most of l's people: a Steiner heuristic), as two sorted lists."""
+    holding most of l's people: a Steiner heuristic), as two sorted lists.
+    With ``whole=False`` the other components are left out but for the units
+    the paths end on (a corridor: the group may take only part of them).
+    Paid units in ``avoid`` cost double (to find other corridors)."""
     if len(Q) < 2:
         return [], []
     free, _ = _free_components(d, S, l)
     home = max(Q, key=lambda q: (sum(int(d.pop[i]) for i in comps[q] if d.base[i] == l), -q))
     tree = set(comps[home])
+    core = set(tree)
     paid: set[int] = set()
     todo = [q for q in Q if q != home]
     while todo:
         pred: dict[int, int] = {}
-        dist = _dijkstra(d, sorted(tree), lambda v: 0 if v in free else int(d.pop[v]), pred)
+        dist = _dijkstra(d, sorted(tree), lambda v: 0 if v in free else int(d.pop[v]) * (2 if v in avoid else 1), pred)
         q = min(todo, key=lambda q: (min(dist.get(i, float("inf")) for i in comps[q]), q))
         end = min(comps[q], key=lambda i: (dist.get(i, float("inf")), i))
         if end not in dist:
             break
-        v = end
+        v, path = end, []
         while v not in tree:
+            path.append(v)
+            v = pred[v]
+        target = set(comps[q])
+        k = len(path) - 1
+        while k > 0 and path[k] not in target:  # the corridor ends where it first enters component q
+            k -= 1
+        for v in path:
             if v not in free:
                 paid.add(v)
             tree.add(v)
-            v = pred[v]
-        tree |= set(comps[q])
+        core.update(path[k:])
+        tree |= target
         todo.remove(q)
-    return sorted(tree - paid), sorted(paid)
+    return sorted((tree if whole else core) - paid), sorted(paid)
 
 
 # ---------------------------------------------------------------------------
@@ -370,10 +382,14 @@ def grow_plan(d: RealignData, S: Sequence[int], claims: dict[int, int] | None = 
 
     Label l's seed is the connected piece of its own units and the units
     ``claims`` gives it (its own units claimed by another label excluded)
-    holding the most people of l. The unlabelled units are then handed out
-    one at a time: the least populous group below the floor (then the least
-    populous group) with an unlabelled neighbour takes the one it costs
-    least to move (ties: smallest position). None when a label has no seed."""
+    holding the most people of l; its other own units are *reserved* for it.
+    The unlabelled units are then handed out one at a time: the least
+    populous group below the floor (then the least populous group) with an
+    unlabelled neighbour not reserved for another label takes the one it
+    costs least to move, nearest (in steps) to its reserved units, then of
+    smallest position. A label split by another's corridor so grows round
+    it to its other pieces. When no group can grow, the reservations lapse.
+    None when a label has no seed."""
     owned = set(S)
     claims = claims or {}
     lab: dict[int, int] = {}
@@ -385,21 +401,45 @@ def grow_plan(d: RealignData, S: Sequence[int], claims: dict[int, int] | None = 
         seed = max(pcs, key=lambda p: (sum(int(d.pop[i]) for i in p if d.base[i] == l), -p[0]))
         for i in seed:
             lab[i] = l
+    reserved = {i: d.base[i] for i in d.units
+                if i not in lab and d.base[i] in owned and claims.get(i, d.base[i]) == d.base[i]}
+    hop: dict[int, dict[int, int]] = {}
+    for l in S:
+        src = [i for i, m in reserved.items() if m == l]
+        hop[l] = {i: 0 for i in src}
+        queue = list(src)
+        for v in queue:  # breadth-first steps from l's reserved units
+            for u in d.nb[v]:
+                if u not in hop[l]:
+                    hop[l][u] = hop[l][v] + 1
+                    queue.append(u)
     gpop = {l: 0 for l in S}
     front: dict[int, set[int]] = {l: set() for l in S}
+
+    def open_to(u, l):
+        return u not in lab and reserved.get(u, l) == l
+
     for i, l in lab.items():
         gpop[l] += int(d.pop[i])
-        front[l].update(u for u in d.nb[i] if u not in lab)
+        front[l].update(u for u in d.nb[i] if open_to(u, l))
     left = len(d.units) - len(lab)
     while left:
+        if not any(front.values()):
+            if not reserved:
+                break
+            reserved = {}
+            for i, l in lab.items():
+                front[l].update(u for u in d.nb[i] if open_to(u, l))
+            continue
         l = min((l for l in S if front[l]), key=lambda l: (gpop[l] >= d.floor, gpop[l], l))
-        u = min(front[l], key=lambda u: (_unit_cost(d, owned, u, l), u))
+        u = min(front[l], key=lambda u: (_unit_cost(d, owned, u, l), hop[l].get(u, len(d.units)), u))
         lab[u] = l
+        reserved.pop(u, None)
         gpop[l] += int(d.pop[u])
         left -= 1
         for m in S:
             front[m].discard(u)
-        front[l].update(v for v in d.nb[u] if v not in lab)
+        front[l].update(v for v in d.nb[u] if open_to(v, l))
     return lab
 
 
@@ -514,7 +554,8 @@ def heuristic_plan(d: RealignData, S: Sequence[int], deadline: float | None = No
     floor), or None if none was found: :func:`grow_plan` then
     :func:`improve_plan`, from plain seeds and from seeds where each label with
     a positive :func:`label_cost` (largest first) claims the free components
-    and paid paths of its bound (:func:`label_tree`), a label split into
+    and paid paths of its bound (:func:`label_tree`; also with only the
+    corridors: the paths and the label's own component), a label split into
     several free components those of its best candidate joining them; the
     plan moving fewest.
     Local searches stop at ``deadline`` (``time.perf_counter()``)."""
@@ -532,11 +573,13 @@ def heuristic_plan(d: RealignData, S: Sequence[int], deadline: float | None = No
     paying = sorted((l for l in S if ranked[l][0][0] > 0), key=lambda l: (-ranked[l][0][0], l))
     # claims: each paying label takes its best candidate; the first also tries its next ones
     variants: list[dict[int, int]] = [{}]
-    for first in range(min(TREE_OPTIONS, len(ranked[paying[0]])) if paying else 0):
+    # (candidate of the first paying label, whole components or corridors only)
+    tries = [(first, whole) for first in range(min(TREE_OPTIONS, len(ranked[paying[0]]))) for whole in (True, False)] if paying else []
+    for first, whole in tries:
         claims: dict[int, int] = {}
         for l in paying:
             _, Q = ranked[l][first] if l == paying[0] else ranked[l][0]
-            units, paid = label_tree(d, S, l, Q, options[l][1])
+            units, paid = label_tree(d, S, l, Q, options[l][1], whole)
             for i in units + paid:
                 if i not in claims and (d.base[i] == l or d.base[i] not in owned or i in paid):
                     claims[i] = l
