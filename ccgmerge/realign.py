@@ -309,6 +309,10 @@ def label_tree(d: RealignData, S: Sequence[int], l: int, Q: Sequence[int], comps
 MAX_POOL_OPTIONS = 256
 
 
+#: Most share of the time left that solve_realign gives one pool_bound solve.
+POOL_SHARE = 0.1
+
+
 def pool_bound(d: RealignData, S: Sequence[int], U: int, run: Callable, options, time_limit: float | None) -> float:
     """A lower bound on the people moved by every plan of owner set S: the
     candidates of :func:`label_cost` chosen for all labels at once, sharing
@@ -923,8 +927,8 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
             bounds[S] = LB
             unproven = True
             continue
-        left = None if deadline is None else max(1.0, deadline - time.perf_counter())
-        pool = pool_bound(d, S, U, run, options, left)
+        pool_time = None if deadline is None else max(1.0, POOL_SHARE * (deadline - time.perf_counter()))
+        pool = pool_bound(d, S, U, run, options, pool_time)
         log.append({"owners": S, "LB": LB, "pool": pool})
         LB = max(LB, pool)
         if LB >= UB:
