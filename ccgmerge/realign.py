@@ -24,6 +24,10 @@ ceiling. Four facts make it exact:
    sum ``Σ_l c_l`` is then raised to :func:`owner_set_cost`, which also
    counts the people of l left in free components its group does not
    touch (a baseline group in pieces pays a corridor or leaves a piece).
+   Before its restricted models, a set is also bounded by
+   :func:`pool_bound`, the same candidates chosen for all labels at once,
+   the people of baseline groups outside S shared among them and each
+   label's kept people cut by the people other groups take from it.
 
 3. **Path bound.** If unit ``i`` ends in the group labelled ``l`` and is not
    of baseline ``l``, the group holds a path from ``i`` to a unit of ``l``;
@@ -62,6 +66,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -74,8 +79,9 @@ from .candidates import connected_pieces
 from .heuristic import merge_until_viable
 from .plan import Status
 
-__all__ = ["RealignData", "RealignResult", "block_data", "owner_sets", "label_distances", "label_cost", "owner_set_cost", "label_tree",
-           "grow_plan", "improve_plan", "heuristic_plan", "perturb_plan", "search_plan", "restrict", "build_realign",
+__all__ = ["RealignData", "RealignResult", "block_data", "owner_sets", "label_distances", "label_cost", "owner_set_cost",
+           "label_tree", "grow_plan", "improve_plan", "heuristic_plan", "perturb_plan", "search_plan", "pool_bound", "restrict",
+           "build_realign",
            "solve_realign", "MAX_LABELS"]
 
 #: Most baseline groups in one block for owner-set enumeration (2^16 sets).
@@ -366,6 +372,87 @@ def label_tree(d: RealignData, S: Sequence[int], l: int, Q: Sequence[int], comps
         tree |= target
         todo.remove(q)
     return sorted((tree if whole else core) - paid), sorted(paid)
+
+
+#: Most label_cost candidates of one label that pool_bound lets it choose among
+#: (a label with more is given no candidate: any kept people, any pool).
+MAX_POOL_OPTIONS = 256
+
+
+#: Most share of the time left that solve_realign gives one pool_bound solve.
+POOL_SHARE = 0.1
+
+
+def pool_bound(d: RealignData, S: Sequence[int], U: int, run: Callable, options, time_limit: float | None) -> float:
+    """A lower bound on the people moved by every plan of owner set S: the
+    candidates of :func:`label_cost` chosen for all labels at once, sharing
+    the *pools* (connected pieces of the units of baseline groups outside S)::
+
+        U(S) + min Σ_l P_l
+        s.t. Σ_Q z[l, Q] = 1,   P_l >= Σ_Q v_l(Q) z[l, Q]          one candidate Q per label
+             K_l <= Σ_Q own_l(Q) z[l, Q],   K_l = pop(l) - Σ_{m != l} t[m, l],   P_l = Σ_{m != l} t[l, m]
+             y[l, p] <= pop(p) Σ_{Q ∋ p} z[l, Q],   Σ_l y[l, p] <= pop(p)
+             K_l + Σ_p y[l, p] + P_l >= floor
+
+    rounded up (people are whole). ``v_l(Q)`` is the candidate's value in
+    label_cost, ``own_l(Q)`` the people of l in its free components, and
+    ``t[l, m]`` the people of owned baseline m in l's group (``t, y, K >= 0``).
+    Valid: a plan of S gives each label the candidate Q of the free
+    components its group touches; the group's own people (kept, ``K_l``) lie
+    in them, its people of other owned groups (paid, ``P_l``) number at least
+    v_l(Q), its people of pools come from the pools in them, and moved =
+    U(S) + Σ_l P_l. A label with more than MAX_POOL_OPTIONS candidates (or
+    too many free components) is given every pool, ``K_l <= pop(l)`` and
+    ``P_l >= c_l``, so the bound is at least U(S) + Σ_l c_l.
+    Solved by ``run``; returns U(S) + its proven bound, ``inf`` when it is
+    infeasible (S has no plan) and ``U(S)`` when it proves nothing."""
+    S = tuple(S)
+    owned = set(S)
+    lp = d.label_pop()
+    pools = connected_pieces(d.nb, [i for i in d.units if d.base[i] not in owned])
+    pool_of = {i: p for p, c in enumerate(pools) for i in c}
+    ppop = [sum(int(d.pop[i]) for i in c) for c in pools]
+    prob = pulp.LpProblem("pool_bound", pulp.LpMinimize)
+    t = {(l, m): pulp.LpVariable(f"t_{l}_{m}", lowBound=0) for l in S for m in S if m != l}
+    P = {l: pulp.lpSum(t[l, m] for m in S if m != l) for l in S}
+    K = {l: lp[l] - pulp.lpSum(t[m, l] for m in S if m != l) for l in S}
+    y: dict[tuple[int, int], object] = {}
+    for l in S:
+        opts, comps = _label_options(d, S, l)
+        opts = [(v, Q) for v, Q in opts if v < float("inf")]
+        if not opts:
+            return float("inf")
+        prob += K[l] >= 0, f"kept0_{l}"
+        if opts == [(0.0, ())] or len(opts) > MAX_POOL_OPTIONS:  # no candidates: every pool, K_l <= pop(l)
+            prob += P[l] >= opts[0][0], f"paid_{l}"
+            for p in range(len(pools)):
+                y[l, p] = pulp.LpVariable(f"y_{l}_{p}", lowBound=0, upBound=ppop[p])
+        else:
+            comp_pools = [sorted({pool_of[i] for i in c if i in pool_of}) for c in comps]
+            own = [sum(int(d.pop[i]) for i in c if d.base[i] == l) for c in comps]
+            z = {Q: pulp.LpVariable(f"z_{l}_{'_'.join(map(str, Q))}", cat="Binary") for _, Q in sorted(opts, key=lambda o: o[1])}
+            prob += pulp.lpSum(z.values()) == 1, f"one_{l}"
+            prob += P[l] >= pulp.lpSum(v * z[Q] for v, Q in opts), f"paid_{l}"
+            prob += K[l] <= pulp.lpSum(sum(own[q] for q in Q) * z[Q] for _, Q in opts), f"kept_{l}"
+            touch: dict[int, list] = {}
+            for _, Q in sorted(opts, key=lambda o: o[1]):
+                for p in sorted({p for q in Q for p in comp_pools[q]}):
+                    touch.setdefault(p, []).append(z[Q])
+            for p in sorted(touch):
+                y[l, p] = pulp.LpVariable(f"y_{l}_{p}", lowBound=0, upBound=ppop[p])
+                prob += y[l, p] <= ppop[p] * pulp.lpSum(touch[p]), f"touch_{l}_{p}"
+        prob += K[l] + pulp.lpSum(v for (m, _), v in y.items() if m == l) + P[l] >= d.floor, f"floor_{l}"
+    for p in range(len(pools)):
+        ys = [y[l, p] for l in S if (l, p) in y]
+        if ys:
+            prob += pulp.lpSum(ys) <= ppop[p], f"pool_{p}"
+    prob += pulp.lpSum(t.values())
+    out = run(prob, options, time_limit, integral=False)
+    if out.status is Status.INFEASIBLE:
+        return float("inf")
+    if out.bound is None:
+        return float(U)
+    return float(U + max(0, math.ceil(out.bound - 1e-6)))
 
 
 # ---------------------------------------------------------------------------
@@ -956,6 +1043,13 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
         if deadline is not None and time.perf_counter() >= deadline:
             bounds[S] = LB
             unproven = True
+            continue
+        pool_time = None if deadline is None else max(1.0, POOL_SHARE * (deadline - time.perf_counter()))
+        pool = pool_bound(d, S, U, run, options, pool_time)
+        log.append({"owners": S, "LB": LB, "pool": pool})
+        LB = max(LB, pool)
+        if LB >= UB:
+            bounds[S] = UB
             continue
         # The restriction with slack s and the cutoff moved <= U + s - 1 holds exactly the
         # plans of S moving fewer than U + s people: no plan proves S's optimum >= U + s,

@@ -20,6 +20,7 @@ from ccgmerge import realign
 from ccgmerge.optimise import solve
 from ccgmerge.plan import Status
 from ccgmerge.scenario import Scenario
+from ccgmerge.solvers import SolverOptions, run
 from test_optimise import assert_matches_brute, cases, hsettings
 
 
@@ -66,6 +67,17 @@ def _labelled_moves(d, groups):
         yield labels, total - kept
 
 
+def _labelled_plans(case, floor, d):
+    """Every feasible partition (brute force) under every labelling of
+    :func:`_labelled_moves`: (groups, labels, S, U(S), moved)."""
+    b = brute_force(case.inst, Scenario(floor=floor, objective="moved"))
+    lp = d.label_pop()
+    for groups in b.feasible:
+        for labels, moved in _labelled_moves(d, groups):
+            S = tuple(sorted(labels))
+            yield groups, labels, S, sum(lp) - sum(lp[l] for l in S), moved
+
+
 @hsettings(40)
 @given(data=st.data())
 def test_bounds_hold_on_every_partition(data):
@@ -74,22 +86,37 @@ def test_bounds_hold_on_every_partition(data):
     case, floor, d = _draw_block(data, 7)
     if d is None:
         return
-    b = brute_force(case.inst, Scenario(floor=floor, objective="moved"))
-    lp = d.label_pop()
-    total = sum(lp)
-    for groups in b.feasible:
-        for labels, moved in _labelled_moves(d, groups):
-            S = tuple(sorted(labels))
-            U = total - sum(lp[l] for l in S)
-            costs = {l: realign.label_cost(d, S, l) for l in S}
-            joint = realign.owner_set_cost(d, S)
-            assert joint >= sum(costs.values())
-            assert moved >= U + joint, (groups, labels, costs, joint)
-            for l, g in zip(labels, groups):
-                dist = realign.label_distances(d, S, l)
-                for i in g:
-                    if d.base[i] != l:
-                        assert moved >= U + dist[i] + sum(costs.values()) - costs[l], (groups, labels, i)
+    for groups, labels, S, U, moved in _labelled_plans(case, floor, d):
+        costs = {l: realign.label_cost(d, S, l) for l in S}
+        joint = realign.owner_set_cost(d, S)
+        assert joint >= sum(costs.values())
+        assert moved >= U + joint, (groups, labels, costs, joint)
+        for l, g in zip(labels, groups):
+            dist = realign.label_distances(d, S, l)
+            for i in g:
+                if d.base[i] != l:
+                    assert moved >= U + dist[i] + sum(costs.values()) - costs[l], (groups, labels, i)
+
+
+@hsettings(40)
+@given(data=st.data())
+def test_pool_bound_holds_on_every_partition(data):
+    """moved >= pool_bound(S) for every labelled partition whose labels are S
+    (each group holding a unit of its label), and it is at least U(S) + Σ c_l."""
+    case, floor, d = _draw_block(data, 7)
+    if d is None:
+        return
+    best: dict[tuple[int, ...], int] = {}
+    for _, _, S, _, moved in _labelled_plans(case, floor, d):
+        best[S] = min(best.get(S, moved), moved)
+    opts = SolverOptions()
+    for _, U, S in realign.owner_sets(d):
+        pb = realign.pool_bound(d, S, U, run, opts, None)
+        costs = {l: realign.label_cost(d, S, l) for l in S}
+        assert pb >= U
+        if S in best:
+            assert best[S] >= pb, (S, best[S], pb)
+        assert pb >= U + sum(costs.values()) - 1e-6 * max(1, pb), (S, pb, costs)
 
 
 def test_realign_small_chain():
