@@ -64,6 +64,7 @@ phase does.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import math
@@ -317,6 +318,8 @@ def owner_set_cost(d: RealignData, S: Sequence[int], options: dict | None = None
         per.append(_pareto(pairs))
     front = [(0.0, 0.0)]
     for pairs in per:
+        if len(front) * len(pairs) > MAX_FRONTIER * 16:  # p[0][0]: the least v of each (sorted) list
+            return max(sum(p[0][0] for p in per), sum(min(o for _, o in p) for p in per))
         front = _pareto(sorted({(a + v, b + o) for a, b in front for v, o in pairs}))
         if len(front) > MAX_FRONTIER:
             return max(sum(p[0][0] for p in per), sum(min(o for _, o in p) for p in per))
@@ -333,14 +336,15 @@ def _pareto(pairs: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 
 def label_tree(d: RealignData, S: Sequence[int], l: int, Q: Sequence[int], comps: list[list[int]],
-               whole: bool = True, avoid: frozenset[int] = frozenset()) -> tuple[list[int], list[int]]:
+               whole: bool = True) -> tuple[list[int], list[int]]:
     """A plan for one candidate of label_cost: the units of the free components
     ``Q`` (indices into ``comps``, from :func:`_label_options`) with free units
-    on the joining paths, and the paid units joining them (least paid paths, added greedily from the component
-    holding most of l's people: a Steiner heuristic), as two sorted lists.
-    With ``whole=False`` the other components are left out but for the units
-    the paths end on (a corridor: the group may take only part of them).
-    Paid units in ``avoid`` cost double (to find other corridors)."""
+    on the joining paths, and the paid units joining them (least paid paths,
+    added greedily from the component holding most of l's people: a Steiner
+    heuristic), as two sorted lists; each path ends where it first enters its
+    component. With ``whole=False`` the components other than that first one
+    are left out and later paths start from what is kept, so the result is a
+    connected *corridor*: the group may then take only part of them."""
     if len(Q) < 2:
         return [], []
     free, _ = _free_components(d, S, l)
@@ -350,26 +354,27 @@ def label_tree(d: RealignData, S: Sequence[int], l: int, Q: Sequence[int], comps
     paid: set[int] = set()
     todo = [q for q in Q if q != home]
     while todo:
+        src = tree if whole else core
         pred: dict[int, int] = {}
-        dist = _dijkstra(d, sorted(tree), lambda v: 0 if v in free else int(d.pop[v]) * (2 if v in avoid else 1), pred)
+        dist = _dijkstra(d, sorted(src), lambda v: 0 if v in free else int(d.pop[v]), pred)
         q = min(todo, key=lambda q: (min(dist.get(i, float("inf")) for i in comps[q]), q))
         end = min(comps[q], key=lambda i: (dist.get(i, float("inf")), i))
         if end not in dist:
             break
         v, path = end, []
-        while v not in tree:
+        while v not in src:
             path.append(v)
             v = pred[v]
         target = set(comps[q])
         k = len(path) - 1
-        while k > 0 and path[k] not in target:  # the corridor ends where it first enters component q
+        while k > 0 and path[k] not in target:  # the path enters component q at path[k]
             k -= 1
-        for v in path:
+        for v in path[k:]:
             if v not in free:
                 paid.add(v)
-            tree.add(v)
-        core.update(path[k:])
+        tree.update(path[k:])
         tree |= target
+        core.update(path[k:])
         todo.remove(q)
     return sorted((tree if whole else core) - paid), sorted(paid)
 
@@ -383,7 +388,8 @@ MAX_POOL_OPTIONS = 256
 POOL_SHARE = 0.1
 
 
-def pool_bound(d: RealignData, S: Sequence[int], U: int, run: Callable, options, time_limit: float | None) -> float:
+def pool_bound(d: RealignData, S: Sequence[int], U: int, run: Callable, options, time_limit: float | None,
+               label_options: dict | None = None) -> float:
     """A lower bound on the people moved by every plan of owner set S: the
     candidates of :func:`label_cost` chosen for all labels at once, sharing
     the *pools* (connected pieces of the units of baseline groups outside S)::
@@ -404,8 +410,10 @@ def pool_bound(d: RealignData, S: Sequence[int], U: int, run: Callable, options,
     U(S) + Σ_l P_l. A label with more than MAX_POOL_OPTIONS candidates (or
     too many free components) is given every pool, ``K_l <= pop(l)`` and
     ``P_l >= c_l``, so the bound is at least U(S) + Σ_l c_l.
-    Solved by ``run``; returns U(S) + its proven bound, ``inf`` when it is
-    infeasible (S has no plan) and ``U(S)`` when it proves nothing."""
+    Solved by ``run`` (with gap 0: only a proven bound counts); returns U(S)
+    + its proven bound, ``inf`` when it is infeasible (S has no plan) and
+    ``U(S)`` when it proves nothing. ``label_options``: _label_options per
+    label, if known."""
     S = tuple(S)
     owned = set(S)
     lp = d.label_pop()
@@ -418,7 +426,7 @@ def pool_bound(d: RealignData, S: Sequence[int], U: int, run: Callable, options,
     K = {l: lp[l] - pulp.lpSum(t[m, l] for m in S if m != l) for l in S}
     y: dict[tuple[int, int], object] = {}
     for l in S:
-        opts, comps = _label_options(d, S, l)
+        opts, comps = label_options[l] if label_options is not None else _label_options(d, S, l)
         opts = [(v, Q) for v, Q in opts if v < float("inf")]
         if not opts:
             return float("inf")
@@ -447,7 +455,7 @@ def pool_bound(d: RealignData, S: Sequence[int], U: int, run: Callable, options,
         if ys:
             prob += pulp.lpSum(ys) <= ppop[p], f"pool_{p}"
     prob += pulp.lpSum(t.values())
-    out = run(prob, options, time_limit, integral=False)
+    out = run(prob, dataclasses.replace(options, gap=0.0), time_limit, integral=False)
     if out.status is Status.INFEASIBLE:
         return float("inf")
     if out.bound is None:
@@ -656,7 +664,7 @@ def heuristic_plan(d: RealignData, S: Sequence[int], deadline: float | None = No
         opts, comps = options[l]
         mine = {q for q, c in enumerate(comps) if any(d.base[i] == l for i in c)}
         join = [o for o in opts if len(mine) > 1 and mine <= set(o[1]) and o[0] < float("inf")]
-        ranked[l] = join[:1] + opts
+        ranked[l] = join[:1] + [o for o in opts if o not in join[:1]]
     paying = sorted((l for l in S if ranked[l][0][0] > 0), key=lambda l: (-ranked[l][0][0], l))
     # claims: each paying label takes its best candidate; the first also tries its next ones
     variants: list[dict[int, int]] = [{}]
@@ -1006,13 +1014,13 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
     # iterated local search from it; best bounds first, for at most HEURISTIC_SHARE of the time
     t0 = time.perf_counter()
     stop = None if deadline is None else t0 + HEURISTIC_SHARE * max(0.0, deadline - t0)
-    all_costs: dict[tuple[int, ...], tuple[dict[int, float], float]] = {}
+    all_costs: dict[tuple[int, ...], tuple[dict[int, float], float, dict]] = {}
 
     def set_costs(S):
-        """(c_l per label, owner_set_cost) of S, computed once."""
+        """(c_l per label, owner_set_cost, _label_options per label) of S, computed once."""
         if S not in all_costs:
             opts = {l: _label_options(d, S, l) for l in S}
-            all_costs[S] = ({l: opts[l][0][0][0] for l in S}, owner_set_cost(d, S, opts))
+            all_costs[S] = ({l: opts[l][0][0][0] for l in S}, owner_set_cost(d, S, opts), opts)
         return all_costs[S]
 
     for LB, U, S in sets:
@@ -1035,7 +1043,7 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
         if LB >= UB:
             bounds[S] = UB
             continue
-        costs, joint = set_costs(S)
+        costs, joint, label_opts = set_costs(S)
         LB = max(LB, U + joint)
         if LB >= UB:
             bounds[S] = UB
@@ -1045,7 +1053,7 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
             unproven = True
             continue
         pool_time = None if deadline is None else max(1.0, POOL_SHARE * (deadline - time.perf_counter()))
-        pool = pool_bound(d, S, U, run, options, pool_time)
+        pool = pool_bound(d, S, U, run, options, pool_time, label_opts)
         log.append({"owners": S, "LB": LB, "pool": pool})
         LB = max(LB, pool)
         if LB >= UB:

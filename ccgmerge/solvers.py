@@ -65,9 +65,13 @@ def _parent_death_signal():
     that started it dies, or None where that is not available.
 
     Without it a CBC process outlives a Python killed by a signal (``timeout``,
-    a cancelled batch job) and runs on for hours. The libc call is resolved
-    here, before any fork, so the child only makes one system call between
-    fork and exec."""
+    a cancelled batch job) and runs on for hours. The libc function is
+    resolved here, once; the child (between fork and exec) makes the
+    ``prctl`` call and then exits at once if its parent already died before
+    it (the signal would never come). CPython warns that any ``preexec_fn``
+    runs Python code in the child of a possibly threaded process; this one
+    only calls prctl and getppid. It also makes ``subprocess`` fork rather
+    than vfork, a small cost per CBC start."""
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -79,20 +83,33 @@ def _parent_death_signal():
     prctl.restype = ctypes.c_int
     prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
     PR_SET_PDEATHSIG = 1
+    kill = int(signal.SIGKILL)
 
     def preexec():
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        parent = _PARENT[0]
+        prctl(PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
 
     return preexec
 
 
+_PARENT = [os.getpid()]
 _PREEXEC = _parent_death_signal()
 
 
 def _recording_popen(*args, **kwargs):
     if _PREEXEC is not None and kwargs.get("preexec_fn") is None:
-        kwargs["preexec_fn"] = _PREEXEC
-    proc = subprocess.Popen(*args, **kwargs)
+        _PARENT[0] = os.getpid()  # this process (after a fork of ours, not the one that imported us)
+        try:
+            return _watched(subprocess.Popen(*args, **dict(kwargs, preexec_fn=_PREEXEC)))
+        except RuntimeError:  # preexec_fn is not allowed (a subinterpreter): start CBC without it
+            pass
+    return _watched(subprocess.Popen(*args, **kwargs))
+
+
+def _watched(proc):
+    """Start the calling thread's watchdog timer, if any, for ``proc``."""
     watch = getattr(_WATCH_LOCAL, "watch", None)
     if watch is not None and watch["seconds"] is not None:
         def fire():

@@ -205,7 +205,8 @@ def test_grow_and_improve(data):
 @hsettings(40)
 @given(data=st.data())
 def test_label_tree_joins_its_components(data):
-    """label_tree's components and paid units form one connected set; the paid
+    """label_tree's components and paid units form one connected set (and so
+    does its corridor, ``whole=False``); the paid
     units are of other owned baseline groups and cost at least the largest
     pairwise distance between the components (label_cost's bound on ST(Q))."""
     case = data.draw(cases(baseline=True, min_units=4, max_units=8), label="case")
@@ -227,6 +228,12 @@ def test_label_tree_joins_its_components(data):
         dist = [realign._dijkstra(d, comps[q], lambda v: 0 if v in free else int(d.pop[v])) for q in Q]
         far = max(min(dist[a].get(i, float("inf")) for i in comps[Q[b]]) for a in range(len(Q)) for b in range(len(Q)))
         assert sum(int(d.pop[i]) for i in paid) >= far
+        # the corridor only (whole=False): connected, touching every component of Q, paid as above
+        cunits, cpaid = realign.label_tree(d, S, l, Q, comps, whole=False)
+        assert realign._connected(d, cunits + cpaid)
+        assert all(set(cunits) & set(comps[q]) for q in Q)
+        assert all(d.base[i] in S and d.base[i] != l for i in cpaid)
+        assert sum(int(d.pop[i]) for i in cpaid) >= far
 
 
 @hsettings(30)
