@@ -25,6 +25,8 @@ ceiling. Four facts make it exact:
    counts the people of l left in free components its group does not
    touch (a baseline group in pieces pays a corridor or leaves a piece).
    Before its restricted models, a set is also bounded by
+   :func:`connector_cost` (a label joining two of its free components holds
+   a connector of paid units; every other group avoids it) and
    :func:`pool_bound`, the same candidates chosen for all labels at once,
    the people of baseline groups outside S shared among them and each
    label's kept people cut by the people other groups take from it.
@@ -80,7 +82,7 @@ from .candidates import connected_pieces
 from .heuristic import merge_until_viable
 from .plan import Status
 
-__all__ = ["RealignData", "RealignResult", "block_data", "owner_sets", "label_distances", "label_cost", "owner_set_cost",
+__all__ = ["RealignData", "RealignResult", "block_data", "owner_sets", "label_distances", "label_cost", "owner_set_cost", "connector_cost",
            "label_tree", "grow_plan", "improve_plan", "heuristic_plan", "perturb_plan", "search_plan", "pool_bound", "restrict",
            "build_realign",
            "solve_realign", "MAX_LABELS"]
@@ -283,7 +285,7 @@ def _label_options(d: RealignData, S: Sequence[int], l: int) -> tuple[list[tuple
 MAX_FRONTIER = 4096
 
 
-def owner_set_cost(d: RealignData, S: Sequence[int], options: dict | None = None) -> float:
+def owner_set_cost(d: RealignData, S: Sequence[int], options: dict | None = None, extra_out: float = 0.0) -> float:
     """A lower bound on the people of owned baseline groups that a plan of S
     moves (``moved - U(S)``), at least ``Σ_l c_l`` (:func:`label_cost`)::
 
@@ -302,7 +304,8 @@ def owner_set_cost(d: RealignData, S: Sequence[int], options: dict | None = None
 
     The minimum is taken over the Pareto frontier of (Σ v, Σ o), label by
     label; beyond MAX_FRONTIER pairs, ``max(min Σ v, min Σ o)`` (weaker,
-    still valid) is returned. ``options``: _label_options per label, if known."""
+    still valid) is returned. ``options``: _label_options per label, if known;
+    ``extra_out``: people known to be left besides (added to Σ o)."""
     opts = options if options is not None else {l: _label_options(d, S, l) for l in S}
     per: list[list[tuple[float, float]]] = []
     for l in S:
@@ -316,14 +319,109 @@ def owner_set_cost(d: RealignData, S: Sequence[int], options: dict | None = None
         if not pairs:
             return float("inf")
         per.append(_pareto(pairs))
-    front = [(0.0, 0.0)]
+    front = [(0.0, float(extra_out))]
     for pairs in per:
         if len(front) * len(pairs) > MAX_FRONTIER * 16:  # p[0][0]: the least v of each (sorted) list
-            return max(sum(p[0][0] for p in per), sum(min(o for _, o in p) for p in per))
+            return max(sum(p[0][0] for p in per), extra_out + sum(min(o for _, o in p) for p in per))
         front = _pareto(sorted({(a + v, b + o) for a, b in front for v, o in pairs}))
         if len(front) > MAX_FRONTIER:
-            return max(sum(p[0][0] for p in per), sum(min(o for _, o in p) for p in per))
+            return max(sum(p[0][0] for p in per), extra_out + sum(min(o for _, o in p) for p in per))
     return min(max(a, b) for a, b in front)
+
+
+#: Most partial connectors connector_cost explores for one label, and most
+#: minimal connectors it bounds, before it gives up.
+MAX_CONNECTOR_STATES = 20000
+MAX_CONNECTORS = 64
+
+
+def connector_cost(d: RealignData, S: Sequence[int], l: int, budget: float, options: dict | None = None,
+                   deadline: float | None = None) -> float | None:
+    """A lower bound on ``moved - U(S)`` over the plans of S moving fewer than
+    ``U(S) + budget`` people, branching on whether l's group touches both A,
+    the free component holding most of l's people, and another free
+    component B (tried in turn; the best bound is returned).
+
+    If it does not, l's candidates are those Q without both (bound:
+    :func:`owner_set_cost` with those candidates). If it does, the group
+    holds a path from A to B, whose paid units (of other owned baseline
+    groups) form a *connector* C: grown from A one paid unit at a time, each
+    touching A, the units before it or a free component they touch, until B
+    is touched; ``pop(C) < budget``. Every other group avoids C, so::
+
+        moved - U(S) >= pop(C) + min over (Q_m)_{m != l} of max(Σ v'_m(Q_m), o_AB + Σ o'_m(Q_m))
+
+    with ``v', o'`` the values of owner_set_cost on the block without C (C's
+    people are counted once as held by l and once as left by their groups)
+    and ``o_AB`` the least people of l dropped by a candidate holding A and
+    B. Only minimal connectors are needed. Each B's bound is the least of
+    the budget and these; None when no B could be bounded within
+    MAX_CONNECTOR_STATES, MAX_CONNECTORS or ``deadline``
+    (``time.perf_counter()``). A corridor that cuts another group in pieces
+    so pays for the pieces it leaves behind."""
+    opts = options if options is not None else {m: _label_options(d, S, m) for m in S}
+    cand, comps = opts[l]
+    if cand == [(0.0, ())] or len(comps) < 2:
+        return None
+    cand = [(v, Q) for v, Q in cand if v < float("inf")]
+    own = [sum(int(d.pop[i]) for i in c if d.base[i] == l) for c in comps]
+    A = max(range(len(comps)), key=lambda k: (own[k], -k))
+    free, _ = _free_components(d, S, l)
+    comp_of = {i: k for k, c in enumerate(comps) for i in c}
+    out = None
+    for B in sorted({q for _, Q in cand for q in Q} - {A}):
+        both = [(v, Q) for v, Q in cand if A in Q and B in Q]
+        if not both:
+            continue
+        best = float(budget)
+        other = [(v, Q) for v, Q in cand if not (A in Q and B in Q)]
+        if other:
+            o1 = dict(opts)
+            o1[l] = (other, comps)
+            best = min(best, owner_set_cost(d, S, o1))
+        o_ab = float(min(sum(own) - sum(own[q] for q in Q) for _, Q in both))
+        found: set[frozenset[int]] = set()
+        seen: set[frozenset[int]] = set()
+        failed = False
+
+        def grow(reach: set[int], C: frozenset[int], cost: int) -> bool:
+            for u in sorted({w for v in reach for w in d.nb[v]} - reach):
+                c2 = cost + int(d.pop[u])
+                C2 = C | {u}
+                if u in free or c2 >= budget or C2 in seen:
+                    continue
+                seen.add(C2)
+                if len(seen) > MAX_CONNECTOR_STATES or (deadline is not None and time.perf_counter() >= deadline):
+                    return False
+                touched = {comp_of[w] for w in d.nb[u] if w in free}
+                if B in touched:
+                    found.add(C2)
+                    continue
+                r2 = reach | {u}
+                for q in sorted(touched):
+                    r2 |= set(comps[q])
+                if not grow(r2, C2, c2):
+                    return False
+            return True
+
+        if not grow(set(comps[A]), frozenset(), 0):
+            failed = True
+        minimal = [C for C in found if not any(o < C for o in found)]
+        if failed or len(minimal) > MAX_CONNECTORS:
+            continue
+        for C in sorted(minimal, key=lambda C: (sum(int(d.pop[i]) for i in C), sorted(C))):
+            rest = [i for i in d.units if i not in C]
+            keep = set(rest)
+            d2 = RealignData(rest, d.base, d.n_labels, d.pop, {i: [j for j in d.nb[i] if j in keep] for i in rest}, d.floor)
+            o2 = {m: _label_options(d2, S, m) for m in S if m != l}
+            o2[l] = ([(0.0, ())], [])  # l's group holds C; its dropped people are o_ab
+            best = min(best, sum(int(d.pop[i]) for i in C) + owner_set_cost(d2, S, o2, extra_out=o_ab))
+            if deadline is not None and time.perf_counter() >= deadline:
+                return out
+        out = best if out is None else max(out, best)
+        if deadline is not None and time.perf_counter() >= deadline:
+            break
+    return out
 
 
 def _pareto(pairs: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -1056,6 +1154,22 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
         pool = pool_bound(d, S, U, run, options, pool_time, label_opts)
         log.append({"owners": S, "LB": LB, "pool": pool})
         LB = max(LB, pool)
+        # a label joining its free components holds a connector: branch on it, labels in
+        # pieces first, then labels whose best candidate pays a corridor
+        def split(l):
+            return sum(1 for c in label_opts[l][1] if any(d.base[i] == l for i in c)) >= 2
+
+        def paying(l):
+            return len(label_opts[l][0][0][1]) >= 2
+
+        for l in sorted((l for l in S if split(l) or paying(l)), key=lambda l: (not split(l), l)):
+            if LB >= UB or (deadline is not None and time.perf_counter() >= deadline):
+                break
+            if len(label_opts[l][1]) >= 2 and any(len(Q) >= 2 for _, Q in label_opts[l][0]):
+                cc = connector_cost(d, S, l, UB - U, label_opts, deadline)
+                if cc is not None:
+                    log.append({"owners": S, "connector": l, "bound": U + cc})
+                    LB = max(LB, U + cc)
         if LB >= UB:
             bounds[S] = UB
             continue

@@ -312,3 +312,27 @@ def test_manchester_corridor_is_found_and_proven(data_path):
     assert plan.objective == plan.bound == 168_323
     # the heuristic meets the bound: no restricted model is needed
     assert plan.subproblems[0]["detail"].startswith("realign") and "0 restricted solves" in plan.subproblems[0]["detail"]
+
+
+@hsettings(40)
+@given(data=st.data())
+def test_connector_cost_holds_on_every_partition(data):
+    """For every labelled partition of a tiny instance (labels S) and every
+    label l: moved - U(S) >= connector_cost(S, l, budget), which never
+    exceeds the budget (plans moving U(S) + budget or more are not its
+    concern) and is at least owner_set_cost when the budget allows."""
+    case, floor, d = _draw_block(data, 7)
+    if d is None:
+        return
+    total = sum(d.label_pop())
+    budget = data.draw(st.sampled_from([total + 1, max(1, total // 4), max(1, total // 10)]), label="budget")
+    cache = {}
+    for _, _, S, U, moved in _labelled_plans(case, floor, d):
+        for l in S:
+            if (S, l) not in cache:
+                cache[S, l] = realign.connector_cost(d, S, l, budget)
+            cc = cache[S, l]
+            if cc is None:
+                continue
+            assert cc <= budget
+            assert moved - U >= cc, (S, l, moved, U, cc, budget)
