@@ -281,6 +281,16 @@ def _label_options(d: RealignData, S: Sequence[int], l: int) -> tuple[list[tuple
     return out or [(inf, ())], comps
 
 
+def _own_people(d: RealignData, l: int, comps: list[list[int]]) -> list[int]:
+    """The people of baseline group l in each free component."""
+    return [sum(int(d.pop[i]) for i in c if d.base[i] == l) for c in comps]
+
+
+def _own_components(d: RealignData, l: int, comps: list[list[int]]) -> set[int]:
+    """The free components holding a unit of baseline group l."""
+    return {q for q, c in enumerate(comps) if any(d.base[i] == l for i in c)}
+
+
 #: Most (paid, dropped) pairs owner_set_cost keeps while combining labels.
 MAX_FRONTIER = 4096
 
@@ -313,19 +323,21 @@ def owner_set_cost(d: RealignData, S: Sequence[int], options: dict | None = None
         if cand == [(0.0, ())]:  # too many components to enumerate: label_cost is 0 and nothing is dropped
             per.append([(0.0, 0.0)])
             continue
-        own = [sum(int(d.pop[i]) for i in c if d.base[i] == l) for c in comps]
+        own = _own_people(d, l, comps)
         all_own = sum(own)
         pairs = sorted({(v, float(all_own - sum(own[q] for q in Q))) for v, Q in cand if v < float("inf")})
         if not pairs:
             return float("inf")
         per.append(_pareto(pairs))
+    # beyond the caps: p[0][0] is the least v of each (sorted) list
+    fallback = max(sum(p[0][0] for p in per), extra_out + sum(min(o for _, o in p) for p in per))
     front = [(0.0, float(extra_out))]
     for pairs in per:
-        if len(front) * len(pairs) > MAX_FRONTIER * 16:  # p[0][0]: the least v of each (sorted) list
-            return max(sum(p[0][0] for p in per), extra_out + sum(min(o for _, o in p) for p in per))
+        if len(front) * len(pairs) > MAX_FRONTIER * 16:
+            return fallback
         front = _pareto(sorted({(a + v, b + o) for a, b in front for v, o in pairs}))
         if len(front) > MAX_FRONTIER:
-            return max(sum(p[0][0] for p in per), extra_out + sum(min(o for _, o in p) for p in per))
+            return fallback
     return min(max(a, b) for a, b in front)
 
 
@@ -364,7 +376,7 @@ def connector_cost(d: RealignData, S: Sequence[int], l: int, budget: float, opti
     if cand == [(0.0, ())] or len(comps) < 2:
         return None
     cand = [(v, Q) for v, Q in cand if v < float("inf")]
-    own = [sum(int(d.pop[i]) for i in c if d.base[i] == l) for c in comps]
+    own = _own_people(d, l, comps)
     A = max(range(len(comps)), key=lambda k: (own[k], -k))
     free, _ = _free_components(d, S, l)
     comp_of = {i: k for k, c in enumerate(comps) for i in c}
@@ -382,7 +394,6 @@ def connector_cost(d: RealignData, S: Sequence[int], l: int, budget: float, opti
         o_ab = float(min(sum(own) - sum(own[q] for q in Q) for _, Q in both))
         found: set[frozenset[int]] = set()
         seen: set[frozenset[int]] = set()
-        failed = False
 
         def grow(reach: set[int], C: frozenset[int], cost: int) -> bool:
             for u in sorted({w for v in reach for w in d.nb[v]} - reach):
@@ -405,9 +416,9 @@ def connector_cost(d: RealignData, S: Sequence[int], l: int, budget: float, opti
             return True
 
         if not grow(set(comps[A]), frozenset(), 0):
-            failed = True
+            continue
         minimal = [C for C in found if not any(o < C for o in found)]
-        if failed or len(minimal) > MAX_CONNECTORS:
+        if len(minimal) > MAX_CONNECTORS:
             continue
         for C in sorted(minimal, key=lambda C: (sum(int(d.pop[i]) for i in C), sorted(C))):
             rest = [i for i in d.units if i not in C]
@@ -535,7 +546,7 @@ def pool_bound(d: RealignData, S: Sequence[int], U: int, run: Callable, options,
                 y[l, p] = pulp.LpVariable(f"y_{l}_{p}", lowBound=0, upBound=ppop[p])
         else:
             comp_pools = [sorted({pool_of[i] for i in c if i in pool_of}) for c in comps]
-            own = [sum(int(d.pop[i]) for i in c if d.base[i] == l) for c in comps]
+            own = _own_people(d, l, comps)
             z = {Q: pulp.LpVariable(f"z_{l}_{'_'.join(map(str, Q))}", cat="Binary") for _, Q in sorted(opts, key=lambda o: o[1])}
             prob += pulp.lpSum(z.values()) == 1, f"one_{l}"
             prob += P[l] >= pulp.lpSum(v * z[Q] for v, Q in opts), f"paid_{l}"
@@ -742,7 +753,8 @@ HEURISTIC_SHARE = 0.4
 TREE_OPTIONS = 4
 
 
-def heuristic_plan(d: RealignData, S: Sequence[int], deadline: float | None = None) -> dict[int, list[int]] | None:
+def heuristic_plan(d: RealignData, S: Sequence[int], deadline: float | None = None,
+                   options: dict | None = None) -> dict[int, list[int]] | None:
     """A plan of owner set S (groups keyed by label, each connected and at the
     floor), or None if none was found: :func:`grow_plan` then
     :func:`improve_plan`, from plain seeds and from seeds where each label with
@@ -751,16 +763,17 @@ def heuristic_plan(d: RealignData, S: Sequence[int], deadline: float | None = No
     corridors: the paths and the label's own component), a label split into
     several free components those of its best candidate joining them; the
     plan moving fewest.
-    Local searches stop at ``deadline`` (``time.perf_counter()``)."""
+    Local searches stop at ``deadline`` (``time.perf_counter()``);
+    ``options``: _label_options per label, if known."""
     S = tuple(S)
     owned = set(S)
-    options = {l: _label_options(d, S, l) for l in S}
+    options = options if options is not None else {l: _label_options(d, S, l) for l in S}
     # each label's candidates, best first; a label whose own units lie in several free
     # components first tries the best candidate joining them all (a corridor)
     ranked: dict[int, list[tuple[float, tuple[int, ...]]]] = {}
     for l in S:
         opts, comps = options[l]
-        mine = {q for q, c in enumerate(comps) if any(d.base[i] == l for i in c)}
+        mine = _own_components(d, l, comps)
         join = [o for o in opts if len(mine) > 1 and mine <= set(o[1]) and o[0] < float("inf")]
         ranked[l] = join[:1] + [o for o in opts if o not in join[:1]]
     paying = sorted((l for l in S if ranked[l][0][0] > 0), key=lambda l: (-ranked[l][0][0], l))
@@ -1124,18 +1137,20 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
     for LB, U, S in sets:
         if LB >= best[0] or (stop is not None and time.perf_counter() >= stop):
             break
-        if U + set_costs(S)[1] >= best[0]:
+        _, joint, label_opts = set_costs(S)
+        if U + joint >= best[0]:
             continue
-        plan = heuristic_plan(d, S, stop)
+        plan = heuristic_plan(d, S, stop, label_opts)
         if plan is None:
             continue
-        entry = {"owners": S, "heuristic": moved_of(d, plan)}
-        if moved_of(d, plan) > U + set_costs(S)[1]:  # not yet at S's bound: search on
+        val = moved_of(d, plan)
+        entry = {"owners": S, "heuristic": val}
+        if val > U + joint:  # not yet at S's bound: search on
             plan = search_plan(d, S, plan, deadline=stop)
-            entry["search"] = moved_of(d, plan)
+            val = entry["search"] = moved_of(d, plan)
         log.append(entry)
-        if moved_of(d, plan) < best[0]:
-            best = (moved_of(d, plan), plan)
+        if val < best[0]:
+            best = (val, plan)
     for LB, U, S in sets:
         UB = best[0]
         if LB >= UB:
@@ -1156,20 +1171,15 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
         LB = max(LB, pool)
         # a label joining its free components holds a connector: branch on it, labels in
         # pieces first, then labels whose best candidate pays a corridor
-        def split(l):
-            return sum(1 for c in label_opts[l][1] if any(d.base[i] == l for i in c)) >= 2
-
-        def paying(l):
-            return len(label_opts[l][0][0][1]) >= 2
-
-        for l in sorted((l for l in S if split(l) or paying(l)), key=lambda l: (not split(l), l)):
+        split = {l for l in S if len(_own_components(d, l, label_opts[l][1])) >= 2}
+        paying = {l for l in S if len(label_opts[l][0][0][1]) >= 2}
+        for l in sorted(split | paying, key=lambda l: (l not in split, l)):
             if LB >= UB or (deadline is not None and time.perf_counter() >= deadline):
                 break
-            if len(label_opts[l][1]) >= 2 and any(len(Q) >= 2 for _, Q in label_opts[l][0]):
-                cc = connector_cost(d, S, l, UB - U, label_opts, deadline)
-                if cc is not None:
-                    log.append({"owners": S, "connector": l, "bound": U + cc})
-                    LB = max(LB, U + cc)
+            cc = connector_cost(d, S, l, UB - U, label_opts, deadline)  # None when l has no such branch
+            if cc is not None:
+                log.append({"owners": S, "connector": l, "bound": U + cc})
+                LB = max(LB, U + cc)
         if LB >= UB:
             bounds[S] = UB
             continue
