@@ -55,6 +55,18 @@ the bound to ``UB - U(S)``. The block's bound is ``min(UB, min_S bound_S)``,
 with ``bound_S`` the proven value for each set (``LB(S)`` for sets never
 solved).
 
+Before the restricted models, a set whose bound is still below UB is
+searched branch by branch: :func:`connector_branches` lists, for a label
+that must pay a corridor, every minimal connector C below the budget (with
+its bound), and :func:`search_branches` runs :func:`search_restriction`, an
+exact propagating depth-first search, on each branch's restricted model
+(C given to the label). When the branch without both components is
+bounded at UB, the branches cover every better plan and closing them all
+proves S; otherwise the search only looks for better plans. Flow models
+are weak where two groups link their pieces through one free region (Kent:
+Thanet's corridor and Canterbury's two pieces in a corner of Ashford); the
+search branches on that region's least vertex cut first.
+
 The best plan ``UB`` sets every slack, so it is sought first
 (:func:`heuristic_plan`, :func:`search_plan`): for each owner set whose
 bound is below it, best bounds first, groups grow from their baseline
@@ -82,7 +94,7 @@ from .candidates import connected_pieces
 from .heuristic import merge_until_viable
 from .plan import Status
 
-__all__ = ["RealignData", "RealignResult", "block_data", "owner_sets", "label_distances", "label_cost", "owner_set_cost", "connector_cost",
+__all__ = ["RealignData", "RealignResult", "block_data", "owner_sets", "label_distances", "label_cost", "owner_set_cost", "connector_cost", "connector_branches", "search_restriction", "search_branches",
            "label_tree", "grow_plan", "improve_plan", "heuristic_plan", "perturb_plan", "search_plan", "pool_bound", "restrict",
            "build_realign",
            "solve_realign", "MAX_LABELS"]
@@ -348,7 +360,7 @@ MAX_CONNECTORS = 64
 
 
 def connector_cost(d: RealignData, S: Sequence[int], l: int, budget: float, options: dict | None = None,
-                   deadline: float | None = None) -> float | None:
+                   deadline: float | None = None, pool: Callable | None = None) -> float | None:
     """A lower bound on ``moved - U(S)`` over the plans of S moving fewer than
     ``U(S) + budget`` people, branching on whether l's group touches both A,
     the free component holding most of l's people, and another free
@@ -359,47 +371,96 @@ def connector_cost(d: RealignData, S: Sequence[int], l: int, budget: float, opti
     holds a path from A to B, whose paid units (of other owned baseline
     groups) form a *connector* C: grown from A one paid unit at a time, each
     touching A, the units before it or a free component they touch, until B
-    is touched; ``pop(C) < budget``. Every other group avoids C, so::
+    is touched; ``pop(C) < budget - Σ_{m != l} c_m`` (the other groups pay
+    their label_cost besides). Every other group avoids C, so::
 
         moved - U(S) >= pop(C) + min over (Q_m)_{m != l} of max(Σ v'_m(Q_m), o_AB + Σ o'_m(Q_m))
 
     with ``v', o'`` the values of owner_set_cost on the block without C (C's
     people are counted once as held by l and once as left by their groups)
     and ``o_AB`` the least people of l dropped by a candidate holding A and
-    B. Only minimal connectors are needed. Each B's bound is the least of
-    the budget and these; None when no B could be bounded within
+    B. Only minimal connectors are needed; a partial connector whose cost
+    plus the least paid people between its reach and B (a Dijkstra from B)
+    reaches the budget is not grown. Each B's bound is the least of the
+    budget and these; None when no B could be bounded within
     MAX_CONNECTOR_STATES, MAX_CONNECTORS or ``deadline``
     (``time.perf_counter()``). A corridor that cuts another group in pieces
-    so pays for the pieces it leaves behind."""
+    so pays for the pieces it leaves behind.
+
+    ``pool(d', options')``, if given, is a further lower bound on ``moved -
+    U(S)`` over the plans of S in block ``d'`` with label options
+    ``options'`` (solve_realign passes :func:`pool_bound`); it is used where
+    owner_set_cost leaves a branch below the budget: on the branch without
+    both (l restricted to those candidates) and on a connector's branch,
+    with C given to l (:func:`_give`), plus pop(C)."""
+    out = None
+    for br in connector_branches(d, S, l, budget, options, deadline, pool):
+        if br["complete"]:
+            b = min([float(budget), br["other"]] + [c for c, _ in br["connectors"]])
+            out = b if out is None else max(out, b)
+    return out
+
+
+def _give(d: RealignData, C: Sequence[int], l: int) -> RealignData:
+    """Block d with the units C relabelled to baseline group l. A plan of d whose
+    group l holds C (units of other owned groups) moves ``pop(C)`` people
+    more in d than in the result."""
+    base = dict(d.base)
+    for i in C:
+        base[i] = l
+    return RealignData(d.units, base, d.n_labels, d.pop, d.nb, d.floor)
+
+
+def connector_branches(d: RealignData, S: Sequence[int], l: int, budget: float, options: dict | None = None,
+                       deadline: float | None = None, pool: Callable | None = None) -> list[dict]:
+    """The branches of :func:`connector_cost`, one dict per component B
+    (``A`` and ``B`` index the free components of :func:`_label_options`):
+    ``other`` (bound of the branch where l's group does not touch both A and
+    B), ``connectors`` (``(bound, C)`` for each minimal connector whose bound
+    is below the budget, best first) and ``complete`` (False when a cap or
+    the deadline stopped the enumeration: then the entry proves nothing).
+    Every plan of S moving fewer than U(S) + budget people lies in the
+    branch without both or holds one of the connectors (for a complete B)."""
     opts = options if options is not None else {m: _label_options(d, S, m) for m in S}
     cand, comps = opts[l]
     if cand == [(0.0, ())] or len(comps) < 2:
-        return None
+        return []
     cand = [(v, Q) for v, Q in cand if v < float("inf")]
     own = _own_people(d, l, comps)
     A = max(range(len(comps)), key=lambda k: (own[k], -k))
     free, _ = _free_components(d, S, l)
     comp_of = {i: k for k, c in enumerate(comps) for i in c}
-    out = None
+    others_c = sum(opts[m][0][0][0] for m in S if m != l and opts[m][0][0][0] < float("inf"))
+    limit = budget - others_c  # a connector costs less than this
+
+    def cost(v):
+        return 0 if v in free else int(d.pop[v])
+
+    out = []
     for B in sorted({q for _, Q in cand for q in Q} - {A}):
         both = [(v, Q) for v, Q in cand if A in Q and B in Q]
         if not both:
             continue
-        best = float(budget)
+        entry = {"A": A, "B": B, "other": float(budget), "connectors": [], "complete": False}
+        out.append(entry)
         other = [(v, Q) for v, Q in cand if not (A in Q and B in Q)]
         if other:
             o1 = dict(opts)
             o1[l] = (other, comps)
-            best = min(best, owner_set_cost(d, S, o1))
+            ob = owner_set_cost(d, S, o1)
+            if ob < budget and pool is not None:
+                ob = max(ob, pool(d, o1))
+            entry["other"] = min(float(budget), ob)
         o_ab = float(min(sum(own) - sum(own[q] for q in Q) for _, Q in both))
+        toB = _dijkstra(d, comps[B], cost)
         found: set[frozenset[int]] = set()
         seen: set[frozenset[int]] = set()
 
-        def grow(reach: set[int], C: frozenset[int], cost: int) -> bool:
+        def grow(reach: set[int], C: frozenset[int], c: int) -> bool:
             for u in sorted({w for v in reach for w in d.nb[v]} - reach):
-                c2 = cost + int(d.pop[u])
+                c2 = c + int(d.pop[u])
                 C2 = C | {u}
-                if u in free or c2 >= budget or C2 in seen:
+                if u in free or c2 >= limit or C2 in seen:
                     continue
                 seen.add(C2)
                 if len(seen) > MAX_CONNECTOR_STATES or (deadline is not None and time.perf_counter() >= deadline):
@@ -411,6 +472,11 @@ def connector_cost(d: RealignData, S: Sequence[int], l: int, budget: float, opti
                 r2 = reach | {u}
                 for q in sorted(touched):
                     r2 |= set(comps[q])
+                # every completion pays a path of paid units from r2 to B
+                h = min((toB.get(w, float("inf")) for v in r2 for w in d.nb[v] if w not in r2 and w not in free),
+                        default=float("inf"))
+                if c2 + h >= limit:
+                    continue
                 if not grow(r2, C2, c2):
                     return False
             return True
@@ -420,16 +486,25 @@ def connector_cost(d: RealignData, S: Sequence[int], l: int, budget: float, opti
         minimal = [C for C in found if not any(o < C for o in found)]
         if len(minimal) > MAX_CONNECTORS:
             continue
+        stopped = False
         for C in sorted(minimal, key=lambda C: (sum(int(d.pop[i]) for i in C), sorted(C))):
+            pc = sum(int(d.pop[i]) for i in C)
             rest = [i for i in d.units if i not in C]
             keep = set(rest)
             d2 = RealignData(rest, d.base, d.n_labels, d.pop, {i: [j for j in d.nb[i] if j in keep] for i in rest}, d.floor)
             o2 = {m: _label_options(d2, S, m) for m in S if m != l}
             o2[l] = ([(0.0, ())], [])  # l's group holds C; its dropped people are o_ab
-            best = min(best, sum(int(d.pop[i]) for i in C) + owner_set_cost(d2, S, o2, extra_out=o_ab))
+            b = pc + owner_set_cost(d2, S, o2, extra_out=o_ab)
+            if b < budget and pool is not None:
+                d3 = _give(d, C, l)
+                b = max(b, pc + pool(d3, {m: _label_options(d3, S, m) for m in S}))
+            if b < budget:
+                entry["connectors"].append((float(b), tuple(sorted(C))))
             if deadline is not None and time.perf_counter() >= deadline:
-                return out
-        out = best if out is None else max(out, best)
+                stopped = True
+                break
+        entry["connectors"].sort()
+        entry["complete"] = not stopped
         if deadline is not None and time.perf_counter() >= deadline:
             break
     return out
@@ -1052,6 +1127,312 @@ def build_realign(r: Restriction, floor: int, name: str = "realign"):
 
 
 # ---------------------------------------------------------------------------
+# propagating search on a restricted model
+# ---------------------------------------------------------------------------
+class _Wipeout(Exception):
+    """A label's domain graph cannot hold its group."""
+
+
+def _propagate(r: Restriction, floor: int, cutoff: float, dom: list, dirty: set[int] | None = None) -> None:
+    """Narrow the domains ``dom`` (a frozenset of labels per node) in place to a
+    fixpoint, or raise _Wipeout. Rules, each valid for every plan the domains
+    still hold:
+
+    * **people moved**: ``constant + Σ_k min_{l ∈ dom(k)} cost(k, l) <= cutoff``;
+    * **own unit**: label l's group holds its root, or (with none fixed) one
+      of its candidate roots, ``cands[l]``;
+    * **reach**: label l's group is connected and holds its anchor (its root,
+      or a node already decided for l), so a node that no path of nodes
+      allowing l joins to the anchor cannot be l's; a decided node of l so
+      cut off, or a reach below the floor, is a wipeout;
+    * **articulation**: a node whose removal from l's domain graph cuts a
+      decided node of l off the anchor, or leaves less than the floor
+      reachable, is l's (Tarjan's low-points, one depth-first pass per label).
+
+    Only the labels in ``dirty`` (default: all) are checked at first; a
+    domain that changes makes its labels dirty again.
+    """
+    n = len(dom)
+    owned = set(r.S)
+    adj, npop = r.adj, r.npop
+    paid = [k for k in range(n) if r.fixed[k] is None and r.nbase[k] in owned]  # moved unless kept by their own label
+    todo = set(r.S) if dirty is None else set(dirty) & set(r.S)
+    if r.constant + sum(npop[k] for k in paid if r.nbase[k] not in dom[k]) > cutoff:
+        raise _Wipeout
+    while todo:
+        l = min(todo)
+        todo.discard(l)
+        change = False
+        rt = r.roots[l]
+        if rt is None:
+            if not any(l in dom[k] for k in r.cands[l]):  # the group holds a unit of l
+                raise _Wipeout
+            only = frozenset((l,))
+            decided = [k for k in range(n) if dom[k] == only]
+            if not decided:
+                if sum(npop[k] for k in range(n) if l in dom[k]) < floor:
+                    raise _Wipeout
+                continue
+            rt = decided[0]
+        # Tarjan's low-points over the nodes allowing l, from the anchor
+        disc = [-1] * n
+        low = [0] * n
+        parent = [-1] * n
+        sub_pop = [0] * n
+        sub_must = [0] * n
+        disc[rt] = 0
+        sub_pop[rt] = npop[rt]
+        sub_must[rt] = 1
+        order = [rt]
+        stack = [rt]
+        pos = [0] * n
+        while stack:
+            v = stack[-1]
+            nb = adj[v]
+            i = pos[v]
+            while i < len(nb):
+                u = nb[i]
+                i += 1
+                if l not in dom[u]:
+                    continue
+                if disc[u] < 0:
+                    disc[u] = low[u] = len(order)
+                    parent[u] = v
+                    sub_pop[u] = npop[u]
+                    sub_must[u] = 1 if len(dom[u]) == 1 else 0
+                    order.append(u)
+                    stack.append(u)
+                    break
+                if u != parent[v] and disc[u] < low[v]:
+                    low[v] = disc[u]
+            else:
+                pos[v] = i
+                stack.pop()
+                p = parent[v]
+                if p >= 0:
+                    if low[v] < low[p]:
+                        low[p] = low[v]
+                    sub_pop[p] += sub_pop[v]
+                    sub_must[p] += sub_must[v]
+                continue
+            pos[v] = i
+        total = sub_pop[rt]
+        if total < floor:
+            raise _Wipeout
+        if len(order) < n:
+            for k in range(n):
+                if disc[k] < 0 and l in dom[k]:
+                    if len(dom[k]) == 1:
+                        raise _Wipeout
+                    todo |= dom[k]
+                    dom[k] = dom[k] - {l}
+                    change = True
+        cut_pop: dict[int, int] = {}
+        cut_must: dict[int, int] = {}
+        for v in order[1:]:
+            p = parent[v]
+            if low[v] >= disc[p]:  # removing p cuts v's subtree off the anchor
+                cut_pop[p] = cut_pop.get(p, 0) + sub_pop[v]
+                cut_must[p] = cut_must.get(p, 0) + sub_must[v]
+        for v in sorted(cut_pop):
+            if len(dom[v]) > 1 and (cut_must[v] > 0 or total - npop[v] - cut_pop[v] < floor):
+                todo |= dom[v]
+                dom[v] = frozenset((l,))
+                change = True
+        if change and r.constant + sum(npop[k] for k in paid if r.nbase[k] not in dom[k]) > cutoff:
+            raise _Wipeout
+
+
+#: Largest vertex cut _branch_node branches on (a wider link is no bottleneck).
+MAX_CUT = 8
+
+
+def _vertex_cut(adj: Sequence[Sequence[int]], allowed: Sequence[int], open_: set[int], src: Sequence[int],
+                dst: Sequence[int]) -> list[int]:
+    """A least set of ``open_`` nodes whose removal separates ``src`` from ``dst``
+    in the graph on ``allowed`` (other nodes cannot be removed): augmenting
+    paths on the split graph (node v as 2v -> 2v + 1, of capacity one when
+    open). Empty when the cut would exceed MAX_CUT nodes (or none exists).
+
+    >>> adj = [[1, 2], [0, 3], [0, 3], [1, 2, 4], [3]]   # a square 0-1-3-2 and a tail 3-4
+    >>> _vertex_cut(adj, range(5), {1, 2, 3}, [0], [4])
+    [3]
+    >>> _vertex_cut(adj, range(5), {1, 2}, [0], [4])
+    [1, 2]
+    """
+    ok = set(allowed)
+    big = 1 << 30
+    s, t = -1, -2
+    arcs: dict[int, list[int]] = {s: [], t: []}
+    res: dict[tuple[int, int], int] = {}
+
+    def add(a, b, c):
+        arcs.setdefault(a, []).append(b)
+        arcs.setdefault(b, []).append(a)
+        res[a, b] = res.get((a, b), 0) + c
+        res.setdefault((b, a), 0)
+
+    for v in sorted(ok):
+        add(2 * v, 2 * v + 1, 1 if v in open_ else big)
+        for u in adj[v]:
+            if u in ok:
+                add(2 * v + 1, 2 * u, big)
+    for v in sorted(set(src) & ok):
+        add(s, 2 * v, big)
+    for v in sorted(set(dst) & ok):
+        add(2 * v + 1, t, big)
+    value = 0
+    while True:
+        prev = {s: s}
+        queue = [s]
+        for a in queue:
+            if a == t:
+                break
+            for b in arcs[a]:
+                if b not in prev and res[a, b] > 0:
+                    prev[b] = a
+                    queue.append(b)
+        if t not in prev:
+            break
+        value += 1
+        if value > MAX_CUT:
+            return []
+        b = t
+        while b != s:
+            a = prev[b]
+            res[a, b] -= 1
+            res[b, a] += 1
+            b = a
+    return sorted(v for v in open_ if v in ok and 2 * v in prev and 2 * v + 1 not in prev)
+
+
+def _branch_node(r: Restriction, floor: int, dom: list, cost: list[dict[int, int]]) -> tuple[int, int] | None:
+    """(node, label to try first) for the next branch, or None when every
+    domain is decided. A label whose decided nodes lie in pieces comes first:
+    branch on a node of a least vertex cut between its smallest piece and the
+    anchor's piece (the bottleneck its link must cross, contested by other
+    labels), trying l there first. Otherwise the label furthest below the
+    floor grows by a neighbour of its decided nodes, cheapest first."""
+    n = len(dom)
+    best = None
+    for l in r.S:
+        mine = [k for k in range(n) if dom[k] == frozenset((l,))]
+        if not mine:
+            continue
+        pieces = connected_pieces({k: [u for u in r.adj[k] if dom[u] == frozenset((l,))] for k in mine}, mine)
+        if len(pieces) < 2:
+            continue
+        anchor = r.roots[l] if r.roots[l] is not None else mine[0]
+        home = next(p for p in pieces if anchor in p)
+        small = min((p for p in pieces if p is not home), key=lambda p: (sum(r.npop[k] for k in p), p[0]))
+        cut = _vertex_cut(r.adj, [v for v in range(n) if l in dom[v]], {v for v in range(n) if len(dom[v]) > 1},
+                          small, home)
+        if cut:
+            key = (len(cut), -sum(r.npop[k] for k in small), l)
+            if best is None or key < best[0]:
+                best = (key, max(cut, key=lambda v: (r.npop[v], -v)), l)
+    if best is not None:
+        return best[1], best[2]
+    short = sorted(r.S, key=lambda l: (sum(r.npop[k] for k in range(n) if dom[k] == frozenset((l,))) - floor, l))
+    for l in short:
+        mine = {k for k in range(n) if dom[k] == frozenset((l,))}
+        if sum(r.npop[k] for k in mine) >= floor:
+            continue
+        front = sorted({u for v in mine for u in r.adj[v] if len(dom[u]) > 1 and l in dom[u]},
+                       key=lambda u: (cost[u][l], len(dom[u]), u))
+        if front:
+            return front[0], l
+    for k in range(n):
+        if len(dom[k]) > 1:
+            return k, min(dom[k], key=lambda l: (cost[k][l], l))
+    return None
+
+
+def search_restriction(r: Restriction, floor: int, cutoff: float, deadline: float | None = None,
+                       force: dict[int, int] | None = None) -> tuple[str, dict[int, list[int]] | None, int]:
+    """Exact depth-first search for a plan of a restricted model moving at most
+    ``cutoff`` people: ``("found", groups, nodes)``, ``("none", None, nodes)``
+    when the search is complete and there is none, or ``("stopped", None,
+    nodes)`` at the deadline (``time.perf_counter()``).
+
+    Each node of the search narrows the label domains by :func:`_propagate`
+    and branches (:func:`_branch_node`) on one node's label. A complete
+    assignment that survives propagation is a plan: every group is connected
+    (reach), reaches the floor and the people moved are within the cutoff.
+    ``force``: node -> label fixed at the start (a branch of the caller's).
+
+    Flow models are weak where two groups must link their pieces through the
+    same free region (the planar crossing their relaxations cannot see);
+    branching on the least vertex cut of each link decides that region
+    first, and the articulation rule then forces the rest. Deterministic:
+    nodes and labels are taken in a fixed order.
+
+    Examples
+    --------
+    A path a - b - c - d of 5, 1, 1 and 5 people; baseline groups 0 = {a, b, c}
+    and 1 = {d}; floor 6. Group 1 must take c: one person moved.
+
+    >>> import numpy as np
+    >>> nb = {0: [1], 1: [0, 2], 2: [1, 3], 3: [2]}
+    >>> d = RealignData([0, 1, 2, 3], {0: 0, 1: 0, 2: 0, 3: 1}, 2, np.array([5, 1, 1, 5]), nb, 6)
+    >>> r = restrict(d, (0, 1), 0, 10, {0: 0, 1: 0})
+    >>> search_restriction(r, 6, 0)[0]
+    'none'
+    >>> search_restriction(r, 6, 1)[:2]
+    ('found', {0: [0, 1], 1: [2, 3]})
+    """
+    s = _Search(r, floor, force)
+    status, groups = s.run(cutoff, deadline)
+    return status, groups, s.count
+
+
+class _Search:
+    """The resumable state of :func:`search_restriction`: a stack of domain
+    lists. ``run`` may be called again with a lower cutoff (after a plan is
+    found, or a better one elsewhere): what was cut off before stays cut off."""
+
+    def __init__(self, r: Restriction, floor: int, force: dict[int, int] | None = None):
+        n = len(r.nodes)
+        owned = set(r.S)
+        self.r, self.floor, self.count = r, floor, 0
+        self.cost = [{l: (r.npop[k] if r.fixed[k] is None and r.nbase[k] in owned and r.nbase[k] != l else 0)
+                      for l in r.allowed[k]} for k in range(n)]
+        dom0 = [frozenset(r.allowed[k]) if r.fixed[k] is None else frozenset((r.fixed[k],)) for k in range(n)]
+        self.stack: list[tuple[list, set[int] | None]] = [(dom0, None)]  # (domains, labels to check)
+        for k, l in sorted((force or {}).items()):
+            if l not in dom0[k]:
+                self.stack = []
+                break
+            dom0[k] = frozenset((l,))
+
+    def run(self, cutoff: float, deadline: float | None = None, max_nodes: int | None = None
+            ) -> tuple[str, dict[int, list[int]] | None]:
+        r, cost = self.r, self.cost
+        stop = None if max_nodes is None else self.count + max_nodes
+        while self.stack:
+            if (deadline is not None and time.perf_counter() >= deadline) or (stop is not None and self.count >= stop):
+                return "stopped", None
+            dom, dirty = self.stack.pop()
+            self.count += 1
+            try:
+                _propagate(r, self.floor, cutoff, dom, dirty)
+            except _Wipeout:
+                continue
+            pick = _branch_node(r, self.floor, dom, cost)
+            if pick is None:
+                groups: dict[int, list[int]] = {l: [] for l in r.S}
+                for k in range(len(dom)):
+                    groups[next(iter(dom[k]))].extend(r.nodes[k])
+                return "found", {l: sorted(g) for l, g in groups.items()}
+            k, first = pick
+            for l in sorted(dom[k], key=lambda l: (l == first, -cost[k][l], -l)):  # the first choice is popped first
+                d2 = list(dom)
+                d2[k] = frozenset((l,))
+                self.stack.append((d2, set(dom[k])))
+        return "none", None
+
+
+# ---------------------------------------------------------------------------
 # solving
 # ---------------------------------------------------------------------------
 def _read_groups(r: Restriction, x) -> dict[int, list[int]]:
@@ -1100,6 +1481,79 @@ def wholesale_plan(d: RealignData) -> dict[int, list[int]] | None:
             owner[k] = l
             used.add(l)
     return {owner.get(k, -1 - k): g for k, g in enumerate(groups)}
+
+
+#: Share of the time left that solve_realign gives one owner set's connector branch searches;
+#: the first slice of each branch (search nodes, doubling each round) and the most nodes a
+#: branch is given in all (slices count nodes, not seconds, so that a solve without a time
+#: limit is deterministic).
+SEARCH_SHARE = 0.6
+SEARCH_SLICE = 100
+SEARCH_MAX_NODES = 25_600
+
+
+def search_branches(d: RealignData, S: tuple[int, ...], U: int, l: int, connectors: list[tuple[float, tuple[int, ...]]],
+                    best: tuple[int, dict[int, list[int]]], deadline: float | None,
+                    log: list[dict] | None = None) -> tuple[tuple[int, dict[int, list[int]]], float]:
+    """Search every connector branch of label l for a plan moving fewer people
+    than ``best`` (value, plan): in branch C, l's group holds C, so the block
+    with C given to l (:func:`_give`) holds the branch's plans with pop(C)
+    fewer moved; its restricted model, C's nodes forced to l, is searched
+    (:func:`search_restriction`) with the cutoff ``UB - 1 - pop(C)``. The
+    branches take turns, the slices (search nodes) doubling from
+    SEARCH_SLICE, so a branch that finds a plan lowers every cutoff (and the
+    searches restart on the smaller restrictions). A branch still open after
+    SEARCH_MAX_NODES nodes, or at the deadline, stays open with its bound.
+    Returns the best (value, plan) and
+    the least bound ``U + b`` of the branches left open (``inf`` when every
+    branch is closed: no plan of these branches beats the best)."""
+    tasks = []
+    for b, C in connectors:
+        pc = sum(int(d.pop[i]) for i in C)
+        tasks.append({"bound": b, "C": C, "pc": pc, "search": None, "open": True})
+    slice_ = SEARCH_SLICE
+    given = 0  # nodes each branch has been given so far
+    while any(t["open"] for t in tasks) and given < SEARCH_MAX_NODES:
+        if deadline is not None and time.perf_counter() >= deadline:
+            break
+        slice_ = min(slice_, SEARCH_MAX_NODES - given)
+        given += slice_
+        for t in tasks:
+            if not t["open"]:
+                continue
+            if U + t["bound"] >= best[0]:
+                t["open"] = False
+                continue
+            if t["search"] is None:
+                if "block" not in t:  # C given to l, and its label costs (the same at every cutoff)
+                    t["block"] = _give(d, t["C"], l)
+                    t["costs"] = {m: _label_options(t["block"], S, m)[0][0][0] for m in S}
+                r = restrict(t["block"], S, U, best[0] - U - t["pc"], t["costs"])
+                if r is None:
+                    t["open"] = False
+                    continue
+                Cs = set(t["C"])
+                t["search"] = _Search(r, d.floor, {k: l for k, nd in enumerate(r.nodes) if Cs.intersection(nd)})
+            status, groups = t["search"].run(best[0] - 1 - t["pc"], deadline, slice_)
+            if status == "found":
+                val = moved_of(d, groups)
+                if not all(_connected(d, g) and sum(int(d.pop[i]) for i in g) >= d.floor for g in groups.values()):
+                    raise RuntimeError(f"realign: the branch search returned an invalid plan for owners {S}")
+                if log is not None:
+                    log.append({"owners": S, "branch": l, "connector": t["pc"], "found": val, "nodes": t["search"].count})
+                if val < best[0]:
+                    best = (val, groups)
+                    for t2 in tasks:  # restart on the smaller restrictions of the new cutoff
+                        t2["search"] = None
+            elif status == "none":
+                t["open"] = False
+                if log is not None:
+                    log.append({"owners": S, "branch": l, "connector": t["pc"], "closed": t["search"].count})
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+        slice_ *= 2
+    left = [U + t["bound"] for t in tasks if t["open"] and U + t["bound"] < best[0]]
+    return best, min(left) if left else float("inf")
 
 
 def solve_realign(d: RealignData, run: Callable, options, deadline: float | None) -> RealignResult:
@@ -1173,13 +1627,41 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
         # pieces first, then labels whose best candidate pays a corridor
         split = {l for l in S if len(_own_components(d, l, label_opts[l][1])) >= 2}
         paying = {l for l in S if len(label_opts[l][0][0][1]) >= 2}
+        def pool(d_, o_):
+            left = None if deadline is None else max(1.0, POOL_SHARE * (deadline - time.perf_counter()))
+            return pool_bound(d_, S, 0, run, options, left, o_)
+
+        branchable = []  # (open connectors, label, their list) for labels whose other branch is closed
+        promising = []  # (least connector bound, label, connectors) of every complete entry
         for l in sorted(split | paying, key=lambda l: (l not in split, l)):
             if LB >= UB or (deadline is not None and time.perf_counter() >= deadline):
                 break
-            cc = connector_cost(d, S, l, UB - U, label_opts, deadline)  # None when l has no such branch
-            if cc is not None:
+            entries = connector_branches(d, S, l, UB - U, label_opts, deadline, pool)
+            for e in entries:
+                if not e["complete"]:
+                    continue
+                cc = min([float(UB - U), e["other"]] + [b for b, _ in e["connectors"]])
                 log.append({"owners": S, "connector": l, "bound": U + cc})
                 LB = max(LB, U + cc)
+                if U + e["other"] >= UB:
+                    branchable.append((len(e["connectors"]), l, e["connectors"]))
+                if e["connectors"]:
+                    promising.append((e["connectors"][0][0], l, e["connectors"]))
+        if LB < UB and branchable and (deadline is None or time.perf_counter() < deadline):
+            # every plan below UB holds one of these connectors: search each branch
+            _, l, conns = min(branchable, key=lambda b: (b[0], b[1]))
+            stop = None if deadline is None else time.perf_counter() + SEARCH_SHARE * (deadline - time.perf_counter())
+            best, open_bound = search_branches(d, S, U, l, conns, best, stop, log)
+            UB = best[0]
+            LB = max(LB, min(open_bound, UB))
+        elif LB < UB and promising and (deadline is None or time.perf_counter() < deadline):
+            # no branching covers every plan: search the most promising connectors for a
+            # better plan only (a plan meeting the bounds above proves S)
+            _, l, _ = min(promising, key=lambda b: (b[0], b[1]))
+            conns = sorted({c for _, m, cs in promising if m == l for c in cs})
+            stop = None if deadline is None else time.perf_counter() + SEARCH_SHARE * (deadline - time.perf_counter())
+            best, _ = search_branches(d, S, U, l, conns, best, stop, log)
+            UB = best[0]
         if LB >= UB:
             bounds[S] = UB
             continue
