@@ -1490,6 +1490,7 @@ def wholesale_plan(d: RealignData) -> dict[int, list[int]] | None:
 SEARCH_SHARE = 0.6
 SEARCH_SLICE = 100
 SEARCH_MAX_NODES = 25_600
+SEARCH_MAX_TOTAL = 100_000  # all branches of one owner set together
 
 
 def search_branches(d: RealignData, S: tuple[int, ...], U: int, l: int, connectors: list[tuple[float, tuple[int, ...]]],
@@ -1503,7 +1504,8 @@ def search_branches(d: RealignData, S: tuple[int, ...], U: int, l: int, connecto
     branches take turns, the slices (search nodes) doubling from
     SEARCH_SLICE, so a branch that finds a plan lowers every cutoff (and the
     searches restart on the smaller restrictions). A branch still open after
-    SEARCH_MAX_NODES nodes, or at the deadline, stays open with its bound.
+    SEARCH_MAX_NODES nodes (SEARCH_MAX_TOTAL for all), or at the deadline,
+    stays open with its bound.
     Returns the best (value, plan) and
     the least bound ``U + b`` of the branches left open (``inf`` when every
     branch is closed: no plan of these branches beats the best)."""
@@ -1513,7 +1515,8 @@ def search_branches(d: RealignData, S: tuple[int, ...], U: int, l: int, connecto
         tasks.append({"bound": b, "C": C, "pc": pc, "search": None, "open": True})
     slice_ = SEARCH_SLICE
     given = 0  # nodes each branch has been given so far
-    while any(t["open"] for t in tasks) and given < SEARCH_MAX_NODES:
+    spent = 0  # nodes searched in all
+    while any(t["open"] for t in tasks) and given < SEARCH_MAX_NODES and spent < SEARCH_MAX_TOTAL:
         if deadline is not None and time.perf_counter() >= deadline:
             break
         slice_ = min(slice_, SEARCH_MAX_NODES - given)
@@ -1534,7 +1537,9 @@ def search_branches(d: RealignData, S: tuple[int, ...], U: int, l: int, connecto
                     continue
                 Cs = set(t["C"])
                 t["search"] = _Search(r, d.floor, {k: l for k, nd in enumerate(r.nodes) if Cs.intersection(nd)})
+            before = t["search"].count
             status, groups = t["search"].run(best[0] - 1 - t["pc"], deadline, slice_)
+            spent += t["search"].count - before
             if status == "found":
                 val = moved_of(d, groups)
                 if not all(_connected(d, g) and sum(int(d.pop[i]) for i in g) >= d.floor for g in groups.values()):
@@ -1627,7 +1632,7 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
         # pieces first, then labels whose best candidate pays a corridor
         split = {l for l in S if len(_own_components(d, l, label_opts[l][1])) >= 2}
         paying = {l for l in S if len(label_opts[l][0][0][1]) >= 2}
-        def pool(d_, o_):
+        def pool_fn(d_, o_):
             left = None if deadline is None else max(1.0, POOL_SHARE * (deadline - time.perf_counter()))
             return pool_bound(d_, S, 0, run, options, left, o_)
 
@@ -1636,7 +1641,7 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
         for l in sorted(split | paying, key=lambda l: (l not in split, l)):
             if LB >= UB or (deadline is not None and time.perf_counter() >= deadline):
                 break
-            entries = connector_branches(d, S, l, UB - U, label_opts, deadline, pool)
+            entries = connector_branches(d, S, l, UB - U, label_opts, deadline, pool_fn)
             for e in entries:
                 if not e["complete"]:
                     continue
@@ -1658,7 +1663,12 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
             # no branching covers every plan: search the most promising connectors for a
             # better plan only (a plan meeting the bounds above proves S)
             _, l, _ = min(promising, key=lambda b: (b[0], b[1]))
-            conns = sorted({c for _, m, cs in promising if m == l for c in cs})
+            per: dict[tuple[int, ...], float] = {}  # a connector listed for several B keeps its best bound
+            for _, m, cs in promising:
+                for b, C in cs:
+                    if m == l:
+                        per[C] = max(per.get(C, b), b)
+            conns = sorted((b, C) for C, b in per.items())
             stop = None if deadline is None else time.perf_counter() + SEARCH_SHARE * (deadline - time.perf_counter())
             best, _ = search_branches(d, S, U, l, conns, best, stop, log)
             UB = best[0]
