@@ -436,6 +436,7 @@ def connector_branches(d: RealignData, S: Sequence[int], l: int, budget: float, 
     def cost(v):
         return 0 if v in free else int(d.pop[v])
 
+    given: dict[frozenset[int], float] = {}  # pop(C) + pool on the block with C given to l, per connector
     out = []
     for B in sorted({q for _, Q in cand for q in Q} - {A}):
         both = [(v, Q) for v, Q in cand if A in Q and B in Q]
@@ -496,8 +497,10 @@ def connector_branches(d: RealignData, S: Sequence[int], l: int, budget: float, 
             o2[l] = ([(0.0, ())], [])  # l's group holds C; its dropped people are o_ab
             b = pc + owner_set_cost(d2, S, o2, extra_out=o_ab)
             if b < budget and pool is not None:
-                d3 = _give(d, C, l)
-                b = max(b, pc + pool(d3, {m: _label_options(d3, S, m) for m in S}))
+                if C not in given:
+                    d3 = _give(d, C, l)
+                    given[C] = pc + pool(d3, {m: _label_options(d3, S, m) for m in S})
+                b = max(b, given[C])
             if b < budget:
                 entry["connectors"].append((float(b), tuple(sorted(C))))
             if deadline is not None and time.perf_counter() >= deadline:
@@ -1314,12 +1317,17 @@ def _branch_node(r: Restriction, floor: int, dom: list, cost: list[dict[int, int
     labels), trying l there first. Otherwise the label furthest below the
     floor grows by a neighbour of its decided nodes, cheapest first."""
     n = len(dom)
+    decided: dict[int, list[int]] = {l: [] for l in r.S}
+    for k in range(n):
+        if len(dom[k]) == 1:
+            decided[next(iter(dom[k]))].append(k)
     best = None
     for l in r.S:
-        mine = [k for k in range(n) if dom[k] == frozenset((l,))]
+        mine = decided[l]
         if not mine:
             continue
-        pieces = connected_pieces({k: [u for u in r.adj[k] if dom[u] == frozenset((l,))] for k in mine}, mine)
+        mset = set(mine)
+        pieces = connected_pieces({k: [u for u in r.adj[k] if u in mset] for k in mine}, mine)
         if len(pieces) < 2:
             continue
         anchor = r.roots[l] if r.roots[l] is not None else mine[0]
@@ -1333,12 +1341,11 @@ def _branch_node(r: Restriction, floor: int, dom: list, cost: list[dict[int, int
                 best = (key, max(cut, key=lambda v: (r.npop[v], -v)), l)
     if best is not None:
         return best[1], best[2]
-    short = sorted(r.S, key=lambda l: (sum(r.npop[k] for k in range(n) if dom[k] == frozenset((l,))) - floor, l))
-    for l in short:
-        mine = {k for k in range(n) if dom[k] == frozenset((l,))}
-        if sum(r.npop[k] for k in mine) >= floor:
+    held = {l: sum(r.npop[k] for k in decided[l]) for l in r.S}
+    for l in sorted(r.S, key=lambda l: (held[l] - floor, l)):
+        if held[l] >= floor:
             continue
-        front = sorted({u for v in mine for u in r.adj[v] if len(dom[u]) > 1 and l in dom[u]},
+        front = sorted({u for v in decided[l] for u in r.adj[v] if len(dom[u]) > 1 and l in dom[u]},
                        key=lambda u: (cost[u][l], len(dom[u]), u))
         if front:
             return front[0], l
@@ -1454,6 +1461,14 @@ def _connected(d: RealignData, g: list[int]) -> bool:
     return len(connected_pieces(d.nb, g)) == 1
 
 
+def _checked_moved(d: RealignData, groups: dict[int, list[int]], S: Sequence[int], source: str) -> int:
+    """People moved by a plan from ``source`` (a model or a search), after
+    checking that its groups are connected and reach the floor."""
+    if not all(_connected(d, g) and sum(int(d.pop[i]) for i in g) >= d.floor for g in groups.values()):
+        raise RuntimeError(f"realign: {source} returned an invalid plan for owners {tuple(S)}")
+    return moved_of(d, groups)
+
+
 def wholesale_plan(d: RealignData) -> dict[int, list[int]] | None:
     """A quick incumbent: baseline groups (their connected pieces) kept whole,
     merged by :func:`ccgmerge.heuristic.merge_until_viable` (the smallest group
@@ -1541,9 +1556,7 @@ def search_branches(d: RealignData, S: tuple[int, ...], U: int, l: int, connecto
             status, groups = t["search"].run(best[0] - 1 - t["pc"], deadline, slice_)
             spent += t["search"].count - before
             if status == "found":
-                val = moved_of(d, groups)
-                if not all(_connected(d, g) and sum(int(d.pop[i]) for i in g) >= d.floor for g in groups.values()):
-                    raise RuntimeError(f"realign: the branch search returned an invalid plan for owners {S}")
+                val = _checked_moved(d, groups, S, "the branch search")
                 if log is not None:
                     log.append({"owners": S, "branch": l, "connector": t["pc"], "found": val, "nodes": t["search"].count})
                 if val < best[0]:
@@ -1652,26 +1665,26 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
                     branchable.append((len(e["connectors"]), l, e["connectors"]))
                 if e["connectors"]:
                     promising.append((e["connectors"][0][0], l, e["connectors"]))
-        if LB < UB and branchable and (deadline is None or time.perf_counter() < deadline):
-            # every plan below UB holds one of these connectors: search each branch
-            _, l, conns = min(branchable, key=lambda b: (b[0], b[1]))
+        if LB < UB and promising and (deadline is None or time.perf_counter() < deadline):
+            if branchable:
+                # every plan below UB holds one of these connectors: closing them all proves S
+                _, l, conns = min(branchable, key=lambda b: (b[0], b[1]))
+            else:
+                # no branching covers every plan: search the most promising connectors for a
+                # better plan only (a plan meeting the bounds above proves S); a connector
+                # listed for several B keeps its best bound
+                _, l, _ = min(promising, key=lambda b: (b[0], b[1]))
+                per: dict[tuple[int, ...], float] = {}
+                for _, m, cs in promising:
+                    for b, C in cs:
+                        if m == l:
+                            per[C] = max(per.get(C, b), b)
+                conns = sorted((b, C) for C, b in per.items())
             stop = None if deadline is None else time.perf_counter() + SEARCH_SHARE * (deadline - time.perf_counter())
             best, open_bound = search_branches(d, S, U, l, conns, best, stop, log)
             UB = best[0]
-            LB = max(LB, min(open_bound, UB))
-        elif LB < UB and promising and (deadline is None or time.perf_counter() < deadline):
-            # no branching covers every plan: search the most promising connectors for a
-            # better plan only (a plan meeting the bounds above proves S)
-            _, l, _ = min(promising, key=lambda b: (b[0], b[1]))
-            per: dict[tuple[int, ...], float] = {}  # a connector listed for several B keeps its best bound
-            for _, m, cs in promising:
-                for b, C in cs:
-                    if m == l:
-                        per[C] = max(per.get(C, b), b)
-            conns = sorted((b, C) for C, b in per.items())
-            stop = None if deadline is None else time.perf_counter() + SEARCH_SHARE * (deadline - time.perf_counter())
-            best, _ = search_branches(d, S, U, l, conns, best, stop, log)
-            UB = best[0]
+            if branchable:
+                LB = max(LB, min(open_bound, UB))
         if LB >= UB:
             bounds[S] = UB
             continue
@@ -1697,9 +1710,7 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
                 entry.update(result=out.status.value, objective=out.objective, bound=out.bound, seconds=round(out.seconds, 3))
                 if out.objective is not None:
                     groups = _read_groups(r, x)
-                    val = moved_of(d, groups)
-                    if not all(_connected(d, g) and sum(int(d.pop[i]) for i in g) >= d.floor for g in groups.values()):
-                        raise RuntimeError(f"realign: the model returned an invalid plan for owners {S}")
+                    val = _checked_moved(d, groups, S, "the model")
                     if val < best[0]:
                         best = (val, groups)
                     UB = best[0]
