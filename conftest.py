@@ -8,7 +8,7 @@ import pytest
 
 from ccgmerge.data import has_real_data
 
-_REAL_DATA_DOCTESTS = ("ccgmerge/data.py",)
+_REAL_DATA_DOCTESTS = ("ccgmerge/data/__init__.py",)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -23,7 +23,7 @@ import warnings
 import pulp
 
 from ccgmerge.data import load_ccg2013
-from ccgmerge.optimise import solve
+from ccgmerge.engine.solve import solve
 from ccgmerge.scenario import Scenario
 
 FLOORS = [100_000, 150_000, 200_000, 300_000, 500_000]

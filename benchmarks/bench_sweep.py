@@ -26,7 +26,7 @@ import time
 import warnings
 
 from ccgmerge.data import load_ccg2013
-from ccgmerge.sweep import RunOptions, grid, run_sweep
+from ccgmerge.analysis.sweep import RunOptions, grid, run_sweep
 
 
 def main(argv=None) -> int:

@@ -1,4 +1,4 @@
-"""Benchmark :func:`ccgmerge.synthetic.generate`: time and peak memory per size.
+"""Benchmark :func:`ccgmerge.data.synthetic.generate`: time and peak memory per size.
 
 Each size runs in a fresh Python subprocess, so its peak resident memory
 (``ru_maxrss`` of the child, measured inside it) is not inflated by earlier,
@@ -41,7 +41,7 @@ def child(n: int, seed: int, population: str, group: int | None) -> dict:
     import pandas
     import scipy
 
-    from ccgmerge.synthetic import generate
+    from ccgmerge.data.synthetic import generate
 
     t_import = time.perf_counter() - t0
     mib_before = _peak_mib()
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['n_units']:>8} {r['seconds']:>8.2f} {r['peak_mib']:>9.1f} {r['n_edges']:>8} "
               f"{r['n_areas']:>8}  {r['fingerprint']}", flush=True)
     if args.out is not None:
-        payload = {"benchmark": "ccgmerge.synthetic.generate", "platform": platform.platform(),
+        payload = {"benchmark": "ccgmerge.data.synthetic.generate", "platform": platform.platform(),
                    "machine": platform.machine(), "cpu_count": os.cpu_count(), "results": rows}
         args.out.write_text(json.dumps(payload, indent=2) + "\n")
         print(f"wrote {args.out}")

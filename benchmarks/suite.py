@@ -428,7 +428,7 @@ def build_instance(builder: str, kwargs: dict, seed: int = 0):
 
             return load_lsoa_units(kwargs["level"], warn=False)
         if builder == "synthetic":
-            from ccgmerge.synthetic import generate
+            from ccgmerge.data.synthetic import generate
 
             kw = dict(kwargs)
             n = kw.pop("n_units")
@@ -504,7 +504,7 @@ def _plan_figures(plan, solve_wall: float) -> dict:
 
 
 def _solve(inst, scenario, variant: "Variant", time_limit):
-    from ccgmerge.optimise import solve
+    from ccgmerge.engine.solve import solve
 
     t0 = time.perf_counter()
     plan = solve(inst, scenario, solver=variant.solver, time_limit=time_limit, threads=variant.threads,
@@ -549,7 +549,7 @@ def _run_attach(inst, scenario, variant: "Variant", deadline) -> dict:
     Stockton-on-Tees, 178 LSOAs, HiGHS's bound after 60 s was -36.8m).
     """
     from ccgmerge.check import check_plan
-    from ccgmerge.candidates import connected_pieces
+    from ccgmerge.engine.subsets import connected_pieces
     from ccgmerge.data import load_lsoa2013
     from ccgmerge.plan import objective_value
 

@@ -11,8 +11,8 @@ The public API, importable from the package itself::
 (True, True)
 """
 
-from .check import check_assignment, check_plan
-from .data import (
+from ccgmerge.check import check_assignment, check_plan
+from ccgmerge.data import (
     data_dir,
     from_csv,
     from_folder,
@@ -22,7 +22,7 @@ from .data import (
     load_lsoa2013,
     load_lsoa_units,
 )
-from .errors import (
+from ccgmerge.errors import (
     CCGMergeError,
     DataNotFoundError,
     InfeasibleError,
@@ -30,12 +30,12 @@ from .errors import (
     ScenarioError,
     ValidationError,
 )
-from .instance import Instance
-from .optimise import solve
-from .plan import Infeasibility, Plan, Status, Verdict
-from .scenario import Coterminosity, Objective, Scenario
-from .summary import InstanceSummary, summarize
-from .synthetic import generate
+from ccgmerge.instance import Instance
+from ccgmerge.engine.solve import solve
+from ccgmerge.plan import Infeasibility, Plan, Status, Verdict
+from ccgmerge.scenario import Coterminosity, Objective, Scenario
+from ccgmerge.analysis.summary import InstanceSummary, summarize
+from ccgmerge.data.synthetic import generate
 
 __version__ = "0.1.0"
 

@@ -1,6 +1,6 @@
 """``python -m ccgmerge ...``: the same command line as ``ccgmerge ...``."""
 
-from .cli import main
+from ccgmerge.cli import main
 
 if __name__ == "__main__":  # guarded: pytest --doctest-modules imports this module
     raise SystemExit(main())

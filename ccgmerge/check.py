@@ -5,7 +5,7 @@ and returns a :class:`~ccgmerge.plan.Verdict`. The optimiser runs it on every
 plan it returns, so the verdict travels with the result; users can run it on
 any plan of their own (for example a real NHS configuration).
 
->>> import ccgmerge.synthetic as syn
+>>> import ccgmerge.data.synthetic as syn
 >>> from ccgmerge.scenario import Scenario
 >>> inst = syn.generate(10, seed=0)
 >>> v = check_plan(inst, [list(range(inst.n_units))], Scenario(floor=1))
@@ -21,10 +21,10 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from .instance import Instance
-from .plan import Verdict, groups_from_assignment
-from .rules import RULES
-from .scenario import Scenario
+from ccgmerge.instance import Instance
+from ccgmerge.plan import Verdict, groups_from_assignment
+from ccgmerge.rules import RULES
+from ccgmerge.scenario import Scenario
 
 __all__ = ["check_plan", "check_assignment"]
 

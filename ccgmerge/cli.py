@@ -7,7 +7,7 @@ Subcommands
     plan's summary and its merged groups, optionally write ``plan.csv``,
     ``groups.csv`` and ``summary.json`` to ``--out DIR``.
 ``ccgmerge summary``
-    Print :func:`ccgmerge.summary.summarize` for an instance and a floor.
+    Print :func:`ccgmerge.analysis.summary.summarize` for an instance and a floor.
 
 Exit codes (``solve``)
 ----------------------
@@ -46,10 +46,10 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import data as _data
-from .errors import CCGMergeError, DataNotFoundError, ScenarioError
-from .instance import Instance
-from .scenario import Coterminosity, Objective, Scenario
+from ccgmerge import data as _data
+from ccgmerge.errors import CCGMergeError, DataNotFoundError, ScenarioError
+from ccgmerge.instance import Instance
+from ccgmerge.scenario import Coterminosity, Objective, Scenario
 
 __all__ = ["main", "build_parser", "parse_objective"]
 
@@ -174,7 +174,7 @@ def _economics_options(g) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands ``solve`` and ``summary``)."""
     parser = _Parser(prog="ccgmerge", description="Exact, verified merger plans for NHS Clinical Commissioning Groups.")
-    from . import __version__
+    from ccgmerge import __version__
 
     parser.add_argument("--version", action="version", version=f"ccgmerge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -234,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("sweep", help="run a grid of scenarios from a TOML file",
                        description="Run every scenario of CONFIG.toml over one instance, in parallel; each result is "
                                    "written to OUT/runs/ as soon as it finishes, so rerunning resumes.")
-    w.add_argument("config", metavar="CONFIG.toml", help="sweep description (see ccgmerge.sweep.read_config)")
+    w.add_argument("config", metavar="CONFIG.toml", help="sweep description (see ccgmerge.analysis.sweep.read_config)")
     w.add_argument("--out", required=True, metavar="DIR", help="results folder (created if needed)")
     w.add_argument("--workers", type=_number(int, "--workers", 1), default=None, metavar="N",
                    help="worker processes (default: the number of CPUs)")
@@ -246,19 +246,6 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- instance
 def _say(text: str, stream=None) -> None:
     print(text, file=stream or sys.stdout)
-
-
-def _default_locations() -> list[Path]:
-    env = os.environ.get("CCGMERGE_DATA")
-    if env:
-        return [Path(env)]
-    root = getattr(_data, "_PROJECT_ROOT", Path(__file__).resolve().parent.parent)
-    out = []
-    for c in (root.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"):
-        c = c.resolve()
-        if c not in out:
-            out.append(c)
-    return out
 
 
 def _check_input_args(a) -> str:
@@ -288,7 +275,7 @@ def load_instance(a) -> Instance:
         inst = _data.from_csv(a.units_csv, a.areas_csv, a.membership_csv, a.adjacency_csv,
                               baseline=a.baseline_csv, name=Path(a.units_csv).stem)
     elif dataset == "synthetic":
-        from .synthetic import generate
+        from ccgmerge.data.synthetic import generate
 
         inst = generate(a.units if a.units is not None else FALLBACK_UNITS,
                         seed=a.seed if a.seed is not None else FALLBACK_SEED)
@@ -301,11 +288,11 @@ def load_instance(a) -> Instance:
             except DataNotFoundError:
                 if dataset != "ccg2013":
                     raise
-                where = " or ".join(str(p) for p in _default_locations())
+                where = " or ".join(str(p) for p in _data.data_locations())
                 _say(f"notice: real data not found at {where}; using a synthetic instance (seed {FALLBACK_SEED}) "
                      f"instead: generate({FALLBACK_UNITS}, seed={FALLBACK_SEED}). Set CCGMERGE_DATA or pass "
                      "--data DIR to use the real 2013 CCGs.", sys.stderr)
-                from .synthetic import generate
+                from ccgmerge.data.synthetic import generate
 
                 folder = None
                 inst = generate(FALLBACK_UNITS, seed=FALLBACK_SEED)
@@ -354,8 +341,8 @@ def _write_outputs(plan, out: Path) -> list[Path]:
 
 
 def _cmd_solve(a) -> int:
-    from .optimise import solve
-    from .plan import Status
+    from ccgmerge.engine.solve import solve
+    from ccgmerge.plan import Status
 
     if a.out is not None and Path(a.out).exists() and not Path(a.out).is_dir():
         raise UsageError(f"--out {a.out}: exists and is not a folder.")
@@ -404,7 +391,7 @@ def _cmd_solve(a) -> int:
 
 
 def _cmd_summary(a) -> int:
-    from .summary import summarize
+    from ccgmerge.analysis.summary import summarize
 
     inst = load_instance(a)
     floor = _economics(a).floor_population
@@ -413,7 +400,7 @@ def _cmd_summary(a) -> int:
 
 
 def _cmd_sweep(a) -> int:
-    from .sweep import sweep_from_config
+    from ccgmerge.analysis.sweep import sweep_from_config
 
     result = sweep_from_config(a.config, a.out, workers=a.workers, retry_errors=a.retry_errors)
     _say(result.summary())

@@ -54,12 +54,12 @@ class InstanceWarning(UserWarning):
     several components)."""
 
 
-def _fmt_items(items, limit: int = 10) -> str:
+def format_items(items, limit: int = 10) -> str:
     """Format a list of offending items for a message, eliding long lists.
 
-    >>> _fmt_items(["a", "b"])
+    >>> format_items(["a", "b"])
     'a, b'
-    >>> _fmt_items(range(12), limit=3)
+    >>> format_items(range(12), limit=3)
     '0, 1, 2 (and 9 more)'
     """
     items = list(items)

@@ -60,7 +60,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from .errors import InstanceWarning, ValidationError, _fmt_items
+from ccgmerge.errors import InstanceWarning, ValidationError, format_items
 
 __all__ = ["Instance", "validate_tables", "MEMBERSHIP_TOLERANCE", "MAX_POPULATION"]
 
@@ -84,7 +84,7 @@ def _population_column(df: pd.DataFrame, col: str, table: str, key: str) -> np.n
     bad = df.loc[values.isna(), key].tolist()
     if bad:
         raise ValidationError(
-            f"{table}: {col} is missing or not a number for {_fmt_items(bad)}; "
+            f"{table}: {col} is missing or not a number for {format_items(bad)}; "
             "give every row a whole, non-negative population.",
             items=bad,
         )
@@ -92,13 +92,13 @@ def _population_column(df: pd.DataFrame, col: str, table: str, key: str) -> np.n
     bad = df.loc[v < 0, key].tolist()
     if bad:
         raise ValidationError(
-            f"{table}: negative {col} for {_fmt_items(bad)}; populations must be >= 0.",
+            f"{table}: negative {col} for {format_items(bad)}; populations must be >= 0.",
             items=bad,
         )
     bad = df.loc[np.abs(v - np.round(v)) > 1e-9, key].tolist()
     if bad:
         raise ValidationError(
-            f"{table}: {col} is not a whole number of people for {_fmt_items(bad)}; "
+            f"{table}: {col} is not a whole number of people for {format_items(bad)}; "
             "round the figures before building the instance.",
             items=bad,
         )
@@ -106,7 +106,7 @@ def _population_column(df: pd.DataFrame, col: str, table: str, key: str) -> np.n
     if bad:
         raise ValidationError(
             f"{table}: {col} above {MAX_POPULATION:,} (more than England) for "
-            f"{_fmt_items(bad)}; check the units of the column.",
+            f"{format_items(bad)}; check the units of the column.",
             items=bad,
         )
     return np.round(v).astype(np.int64)
@@ -122,14 +122,14 @@ def _codes(df: pd.DataFrame, col: str, table: str) -> list[str]:
     missing = [int(i) for i in np.flatnonzero(s.isna().to_numpy())]
     if missing:
         raise ValidationError(
-            f"{table}: {col} is empty in rows {_fmt_items(missing)}; every row needs a code.",
+            f"{table}: {col} is empty in rows {format_items(missing)}; every row needs a code.",
             items=missing,
         )
     codes = [str(c).strip() for c in s.tolist()]
     blank = [i for i, c in enumerate(codes) if not c]
     if blank:
         raise ValidationError(
-            f"{table}: {col} is blank in rows {_fmt_items(blank)}.", items=blank
+            f"{table}: {col} is blank in rows {format_items(blank)}.", items=blank
         )
     return codes
 
@@ -174,7 +174,7 @@ def validate_tables(
     dup = sorted(c for c, k in Counter(ucodes).items() if k > 1) if len(set(ucodes)) != len(ucodes) else []
     if dup:
         raise ValidationError(
-            f"units: duplicate unit codes {_fmt_items(dup)}; each unit must appear once "
+            f"units: duplicate unit codes {format_items(dup)}; each unit must appear once "
             "(aggregate or rename the duplicates).",
             items=dup,
         )
@@ -186,13 +186,13 @@ def validate_tables(
                 dup.append(c)
             seen.add(c)
         raise ValidationError(
-            f"areas: duplicate area (HWB) codes {_fmt_items(dup)}; each area must appear once.",
+            f"areas: duplicate area (HWB) codes {format_items(dup)}; each area must appear once.",
             items=dup,
         )
     both = sorted(set(ucodes) & set(acodes))
     if both:
         raise ValidationError(
-            f"codes {_fmt_items(both)} name both a unit and an area; unit and area codes "
+            f"codes {format_items(both)} name both a unit and an area; unit and area codes "
             "must differ (prefix one of them).",
             items=both,
         )
@@ -209,14 +209,14 @@ def validate_tables(
     bad = [f"row {i}: {u}" for i, u in enumerate(mu) if u not in uset]
     if bad:
         raise ValidationError(
-            f"membership names unknown units: {_fmt_items(bad)}; add them to the units table "
+            f"membership names unknown units: {format_items(bad)}; add them to the units table "
             "or remove the rows.",
             items=[b.split(": ")[1] for b in bad],
         )
     bad = [f"row {i}: {a}" for i, a in enumerate(ma) if a not in aset]
     if bad:
         raise ValidationError(
-            f"membership names unknown areas (HWBs): {_fmt_items(bad)}; add them to the areas "
+            f"membership names unknown areas (HWBs): {format_items(bad)}; add them to the areas "
             "table or remove the rows.",
             items=[b.split(": ")[1] for b in bad],
         )
@@ -225,7 +225,7 @@ def validate_tables(
     dups = pairs[dup_mask].tolist() if dup_mask.any() else []
     if dups:
         raise ValidationError(
-            f"membership lists the same (unit, area) pair twice: {_fmt_items(dups)}; "
+            f"membership lists the same (unit, area) pair twice: {format_items(dups)}; "
             "sum the rows first.",
             items=dups,
         )
@@ -233,7 +233,7 @@ def validate_tables(
     no_area = [c for c in ucodes if c not in sums.index]
     if no_area:
         raise ValidationError(
-            f"units with no area (HWB) membership: {_fmt_items(no_area)}; every unit needs at "
+            f"units with no area (HWB) membership: {format_items(no_area)}; every unit needs at "
             "least one membership row saying where its people live.",
             items=no_area,
         )
@@ -244,7 +244,7 @@ def validate_tables(
     if len(bad):
         detail = [f"{c} (membership {int(sums[c]):,} vs population {int(upop_s[c]):,})" for c in bad.index]
         raise ValidationError(
-            f"membership does not add up to the unit's population for {_fmt_items(detail)}; "
+            f"membership does not add up to the unit's population for {format_items(detail)}; "
             "tolerance is 1 person or 1e-6 of the population. Fix the membership rows or the "
             "unit population.",
             items=list(bad.index),
@@ -256,7 +256,7 @@ def validate_tables(
     if len(over):
         detail = [f"{c} (membership {int(asums[c]):,} vs population {int(apop_s[c]):,})" for c in over.index]
         raise ValidationError(
-            f"areas hold fewer people than the membership places in them: {_fmt_items(detail)}; "
+            f"areas hold fewer people than the membership places in them: {format_items(detail)}; "
             "an area's population must be at least the sum of its membership rows.",
             items=list(over.index),
         )
@@ -267,14 +267,14 @@ def validate_tables(
         bad = [f"row {i}: {c}" for i, (x, y) in enumerate(zip(ea, eb)) for c in (x, y) if c not in uset]
         if bad:
             raise ValidationError(
-                f"adjacency names unknown units: {_fmt_items(bad)}; every edge must join two "
+                f"adjacency names unknown units: {format_items(bad)}; every edge must join two "
                 "units of the units table.",
                 items=[b.split(": ")[1] for b in bad],
             )
         loops = [f"row {i}: {x}" for i, (x, y) in enumerate(zip(ea, eb)) if x == y]
         if loops:
             raise ValidationError(
-                f"adjacency has self-loops: {_fmt_items(loops)}; remove them.",
+                f"adjacency has self-loops: {format_items(loops)}; remove them.",
                 items=[b.split(": ")[1] for b in loops],
             )
         xa, xb = np.array(ea, dtype=object), np.array(eb, dtype=object)
@@ -296,7 +296,7 @@ def validate_tables(
         if b.index.has_duplicates:
             dup = sorted(set(b.index[b.index.duplicated()]))
             raise ValidationError(
-                f"baseline grouping lists units {_fmt_items(dup)} more than once; give each unit "
+                f"baseline grouping lists units {format_items(dup)} more than once; give each unit "
                 "one baseline group.",
                 items=dup,
             )
@@ -304,14 +304,14 @@ def validate_tables(
         missing = [c for c in ucodes if c not in have]
         if missing:
             raise ValidationError(
-                f"baseline grouping has no group for units {_fmt_items(missing)}; give every "
+                f"baseline grouping has no group for units {format_items(missing)}; give every "
                 "unit a baseline group (its own code to leave it alone).",
                 items=missing,
             )
         extra = [c for c in b.index if c not in uset]
         if extra:
             raise ValidationError(
-                f"baseline grouping names unknown units {_fmt_items(extra)}.", items=extra
+                f"baseline grouping names unknown units {format_items(extra)}.", items=extra
             )
 
 
@@ -338,7 +338,7 @@ class Instance:
     """An immutable, validated merger problem.
 
     Build one with :meth:`from_frames` (canonical column names), with the
-    loaders in :mod:`ccgmerge.data`, or with :func:`ccgmerge.synthetic.generate`.
+    loaders in :mod:`ccgmerge.data`, or with :func:`ccgmerge.data.synthetic.generate`.
     Internally units are held in sorted code order; unit ``i`` of every array
     is ``unit_codes[i]``.
 
@@ -448,7 +448,7 @@ class Instance:
         iso = self.isolated_units()
         if iso:
             warnings.warn(
-                f"{self.name}: isolated units with no neighbour: {_fmt_items(iso)}. They can only "
+                f"{self.name}: isolated units with no neighbour: {format_items(iso)}. They can only "
                 "stay alone unless you add adjacency edges (Instance.with_edges).",
                 InstanceWarning,
                 stacklevel=3,
@@ -527,6 +527,21 @@ class Instance:
         """Baseline group of each unit (a copy), indexed by unit code."""
         return pd.Series(self._baseline, index=pd.Index(self.unit_codes, name="unit"), name="baseline")
 
+    @property
+    def baseline_codes(self) -> tuple[str, ...]:
+        """Baseline group code of each unit, in :attr:`unit_codes` order."""
+        return self._baseline
+
+    @cached_property
+    def n_baseline_groups(self) -> int:
+        """Number of distinct baseline groups."""
+        return len(set(self._baseline))
+
+    @property
+    def singleton_baseline(self) -> bool:
+        """True when every unit is its own baseline group (no baseline given)."""
+        return self.n_baseline_groups == self.n_units
+
     @cached_property
     def edges(self) -> np.ndarray:
         """Adjacency as an (m, 2) int array of unit positions, rows sorted."""
@@ -578,7 +593,7 @@ class Instance:
         (``kind='area'``) joined to their units by membership edges
         (``edge='membership'``, ``population`` = people living in both).
 
-        >>> import ccgmerge.synthetic as syn
+        >>> import ccgmerge.data.synthetic as syn
         >>> g = syn.generate(12, seed=1).graph()
         >>> sorted({d["edge"] for *_, d in g.edges(data=True)})
         ['adjacency', 'membership']
@@ -714,7 +729,7 @@ class Instance:
         Tyne between Gateshead and Newcastle, for example). Adding an edge
         that exists, or removing one that does not, is an error.
 
-        >>> import ccgmerge.synthetic as syn
+        >>> import ccgmerge.data.synthetic as syn
         >>> inst = syn.generate(10, seed=0)
         >>> a, b = inst.adjacency[["a", "b"]].iloc[0]
         >>> len(inst.with_edges(remove=[(a, b)]).adjacency) == len(inst.adjacency) - 1
@@ -727,7 +742,7 @@ class Instance:
         missing = [f"{a}-{b}" for a, b in rem if (a, b) not in keys]
         if missing:
             raise ValidationError(
-                f"cannot remove edges that are not in the adjacency: {_fmt_items(missing)}.", items=missing
+                f"cannot remove edges that are not in the adjacency: {format_items(missing)}.", items=missing
             )
         if rem:
             drop = set(rem)
@@ -736,7 +751,7 @@ class Instance:
         exists = [f"{a}-{b}" for a, b in new if (a, b) in keys and (a, b) not in set(rem)]
         if exists:
             raise ValidationError(
-                f"cannot add edges that are already in the adjacency: {_fmt_items(exists)}.", items=exists
+                f"cannot add edges that are already in the adjacency: {format_items(exists)}.", items=exists
             )
         if new:
             extra = pd.DataFrame({"a": [a for a, _ in new], "b": [b for _, b in new], "kind": kind})
@@ -753,7 +768,7 @@ class Instance:
         keep = [str(c) for c in units]
         unknown = [c for c in keep if c not in self.index]
         if unknown:
-            raise ValidationError(f"subset names unknown units {_fmt_items(unknown)}.", items=unknown)
+            raise ValidationError(f"subset names unknown units {format_items(unknown)}.", items=unknown)
         if not keep:
             raise ValidationError("subset of no units: give at least one unit code.")
         ks = set(keep)
@@ -783,7 +798,7 @@ class Instance:
         off by an estuary attached to its neighbour (that area's population
         then grows by the piece's people).
 
-        >>> import ccgmerge.synthetic as syn
+        >>> import ccgmerge.data.synthetic as syn
         >>> inst = syn.generate(12, n_areas=2, seed=0)
         >>> first = inst.area_codes[0]
         >>> mem = inst.membership.assign(area=first).groupby(["unit", "area"], as_index=False)["population"].sum()
@@ -808,7 +823,7 @@ class Instance:
             new.index = new.index.map(str)
             unknown = [c for c in new.index if c not in self.index]
             if unknown:
-                raise ValidationError(f"populations given for unknown units {_fmt_items(unknown)}.", items=unknown)
+                raise ValidationError(f"populations given for unknown units {format_items(unknown)}.", items=unknown)
             new = upop.combine(new.reindex(upop.index), lambda o, n: o if math.isnan(n) else n)
         ratio = (new / upop.where(upop > 0)).fillna(1.0)
         u = self._units.copy()

@@ -29,9 +29,9 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from .instance import Instance
-from .rules import Violation
-from .scenario import Objective, Scenario
+from ccgmerge.instance import Instance
+from ccgmerge.rules import Violation
+from ccgmerge.scenario import Objective, Scenario
 
 __all__ = ["Status", "Verdict", "Infeasibility", "Plan", "plan_metrics", "objective_value", "groups_from_assignment"]
 
@@ -115,8 +115,8 @@ def groups_from_assignment(inst: Instance, assignment) -> list[list[int]]:
 
 def _moved(inst: Instance, groups: Groups) -> int:
     pop = inst.population
-    base = inst._baseline
-    if len(set(base)) == inst.n_units:  # every unit its own baseline group
+    base = inst.baseline_codes
+    if inst.singleton_baseline:  # every unit its own baseline group
         return int(sum(pop[list(g)].sum() - pop[list(g)].max() for g in groups if len(g)))
     g = nx.Graph()
     for k, members in enumerate(groups):
@@ -134,7 +134,7 @@ def _area_overlaps(inst: Instance, groups: Groups) -> pd.DataFrame:
     gid = np.full(inst.n_units, -1, dtype=np.int64)
     for k, g in enumerate(groups):
         gid[list(g)] = k
-    m = inst._membership
+    m = inst.membership
     idx = inst.index
     rows = pd.DataFrame({"group": gid[[idx[u] for u in m["unit"]]], "area": m["area"].to_numpy(), "population": m["population"].to_numpy()})
     return rows.groupby(["group", "area"], sort=True)["population"].sum().reset_index()
@@ -143,7 +143,7 @@ def _area_overlaps(inst: Instance, groups: Groups) -> pd.DataFrame:
 def plan_metrics(inst: Instance, groups: Groups, scenario: Scenario | None = None) -> dict:
     """Solver-free metrics of a partition (see the module docstring).
 
-    >>> import ccgmerge.synthetic as syn
+    >>> import ccgmerge.data.synthetic as syn
     >>> inst = syn.generate(10, seed=3)
     >>> m = plan_metrics(inst, [[i] for i in range(inst.n_units)])
     >>> m["groups"], m["merges"], m["moved"]
@@ -154,12 +154,12 @@ def plan_metrics(inst: Instance, groups: Groups, scenario: Scenario | None = Non
     gpop = np.array([inst.group_population(g) for g in groups], dtype=np.int64)
     best = ov.sort_values(["group", "population", "area"], ascending=[True, False, True]).drop_duplicates("group")
     in_main = best.set_index("group")["population"].reindex(range(len(groups))).fillna(0).to_numpy()
-    apop = inst._areas.set_index("code")["population"]
+    apop = inst.areas["population"]
     share_area = best["population"].to_numpy() / best["area"].map(apop).clip(lower=1).to_numpy()
     share_grp = best["population"].to_numpy() / np.maximum(gpop[best["group"].to_numpy()], 1)
     cot_groups = int(np.sum((share_area >= thr) & (share_grp >= thr)))
     split = int((ov.groupby("area")["group"].nunique() > 1).sum())
-    n_base = len(set(inst._baseline))
+    n_base = inst.n_baseline_groups
     return {
         "groups": len(groups),
         "merges": n_base - len(groups),
@@ -175,7 +175,7 @@ def plan_metrics(inst: Instance, groups: Groups, scenario: Scenario | None = Non
 def objective_value(inst: Instance, groups: Groups, scenario: Scenario, metrics: dict | None = None) -> float:
     """The scenario's objective for a partition (weighted sum of its terms; for a
     lexicographic objective, the first term), plus the penalised-mode penalty."""
-    from .scenario import Coterminosity
+    from ccgmerge.scenario import Coterminosity
 
     m = metrics or plan_metrics(inst, groups, scenario)
     terms = scenario.objective_terms[:1] if scenario.lexicographic else scenario.objective_terms
@@ -228,20 +228,21 @@ class Plan:
         return self.groups is not None and self.verdict is not None and self.verdict.ok
 
     # --------------------------------------------------------------- tables
-    def _require(self):
+    def require_groups(self) -> None:
+        """Raise ValueError unless the plan has groups (a plan was found)."""
         if self.groups is None:
             raise ValueError(f"no plan: status {self.status.value}" + (f" ({self.infeasibility})" if self.infeasibility else ""))
 
     def group_ids(self) -> list[str]:
         """A readable id per group: its largest member's code (ties: smallest code)."""
-        self._require()
+        self.require_groups()
         pop, codes = self.instance.population, self.instance.unit_codes
         return [codes[max(g, key=lambda i: (pop[i], -i))] for g in self.groups]
 
     @property
     def assignment(self) -> pd.Series:
         """Unit code -> group id."""
-        self._require()
+        self.require_groups()
         out = {}
         for gid, g in zip(self.group_ids(), self.groups):
             for i in g:
@@ -271,12 +272,12 @@ class Plan:
     def groups_table(self) -> pd.DataFrame:
         """One row per group: id, members, population, allowance, cost, margin,
         main HWB and both coterminosity shares, flags."""
-        self._require()
+        self.require_groups()
         inst, sc = self.instance, self.scenario
         ov = _area_overlaps(inst, self.groups)
         best = ov.sort_values(["group", "population", "area"], ascending=[True, False, True]).drop_duplicates("group").set_index("group")
-        apop = inst._areas.set_index("code")["population"]
-        anames = inst._areas.set_index("code")["name"]
+        apop = inst.areas["population"]
+        anames = inst.areas["name"]
         rows = []
         for k, (gid, g) in enumerate(zip(self.group_ids(), self.groups)):
             p = inst.group_population(g)

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .candidates import connected_pieces
-from .instance import Instance
-from .scenario import Coterminosity, Scenario
+from ccgmerge.engine.subsets import connected_pieces
+from ccgmerge.instance import Instance
+from ccgmerge.scenario import Coterminosity, Scenario
 
 __all__ = [
     "Violation",
@@ -199,7 +199,7 @@ def limits_met(inst: Instance, groups: Groups, scenario: Scenario) -> list[Viola
     """The plan's totals respect ``scenario.limits`` (e.g. noncoterminous <= epsilon)."""
     if not scenario.limits:
         return []
-    from .plan import plan_metrics  # plan imports this module
+    from ccgmerge.plan import plan_metrics  # plan imports this module
 
     m = plan_metrics(inst, groups, scenario)
     return [Violation("limit", (), f"{k} is {m[k]:,} above its limit {v:,.0f}")

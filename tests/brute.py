@@ -26,7 +26,7 @@ Two scores are kept per feasible partition:
   lexicographic objective; in ``penalised`` mode ``penalty_weight *
   noncoterminous`` is added to the first stage (the Scenario docstring: "each
   person living outside their group's main HWB adds penalty_weight to the
-  objective"; cf. ``ccgmerge.optimise._terms``).
+  objective"; cf. ``ccgmerge.engine.solve._terms``).
 
 To save time, only partitions whose groups are all connected (when contiguity
 is on) and all reach the floor are passed to the checker: both are necessary

@@ -18,14 +18,14 @@ import pandas as pd
 import pytest
 
 import conftest
-import ccgmerge.optimise
+import ccgmerge.engine.solve
 from ccgmerge.check import check_plan
 from ccgmerge.cli import build_parser, main, parse_objective
 from ccgmerge.data import to_csv
 from ccgmerge.errors import ScenarioError
 from ccgmerge.plan import Plan, Status
 from ccgmerge.scenario import Scenario
-from ccgmerge.synthetic import generate
+from ccgmerge.data.synthetic import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 SYN = ["--dataset", "synthetic", "--units", "30", "--seed", "1", "--floor", "250000"]
@@ -82,7 +82,7 @@ def test_solve_synthetic_writes_outputs(tmp_path, capsys):
 
 def test_solve_matches_library(tmp_path, capsys):
     inst = generate(30, seed=1)
-    plan = ccgmerge.optimise.solve(inst, Scenario(floor=250_000))
+    plan = ccgmerge.engine.solve.solve(inst, Scenario(floor=250_000))
     code, _, _ = run(capsys, "solve", *SYN, "--out", tmp_path)
     assert code == 0
     got = pd.read_csv(tmp_path / "plan.csv", dtype=str).set_index("unit")["group"]
@@ -279,7 +279,7 @@ def test_no_solution_is_exit_3(monkeypatch, tmp_path, capsys):
     def fake(instance, scenario, **kw):
         return Plan(instance, scenario, Status.NO_SOLUTION, None, bound=3.0, solver="fake")
 
-    monkeypatch.setattr(ccgmerge.optimise, "solve", fake)
+    monkeypatch.setattr(ccgmerge.engine.solve, "solve", fake)
     code, out, _ = run(capsys, "solve", *SYN, "--time-limit", "1", "--out", tmp_path)
     assert code == 3
     assert "status: no_solution" in out and "no plan found within the limits" in out
@@ -293,7 +293,7 @@ def test_checker_failure_is_exit_4(monkeypatch, capsys):
         return Plan(instance, scenario, Status.OPTIMAL, groups, objective=0.0, bound=0.0,
                     verdict=check_plan(instance, groups, scenario), solver="fake")
 
-    monkeypatch.setattr(ccgmerge.optimise, "solve", fake)
+    monkeypatch.setattr(ccgmerge.engine.solve, "solve", fake)
     code, out, err = run(capsys, "solve", *SYN)
     assert code == 4
     assert "checked: FAILED" in out and "checker rejected" in err

@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ccgmerge.compare import Comparison, compare_assignments, compare_with_history, configuration_plan
+from ccgmerge.analysis.compare import Comparison, compare_assignments, compare_with_history, configuration_plan
 from ccgmerge.data import configuration_names, load_configuration
 from ccgmerge.errors import ValidationError
 from ccgmerge.instance import Instance
-from ccgmerge.optimise import solve
+from ccgmerge.engine.solve import solve
 from ccgmerge.plan import Plan, Status
 from ccgmerge.scenario import Scenario
-from ccgmerge.synthetic import generate
+from ccgmerge.data.synthetic import generate
 
 
 def path_instance(pops):

@@ -405,7 +405,7 @@ def test_from_csv_errors_without_data(tmp_path):
 
 
 def test_summary_json_of_real_instance(ccg2013):
-    from ccgmerge.summary import summarize
+    from ccgmerge.analysis.summary import summarize
 
     d = summarize(ccg2013).to_dict()
     assert json.loads(json.dumps(d)) == d

@@ -556,7 +556,7 @@ def test_random_valid_tables_build_and_main_area_is_argmax(tabs, slack):
 
 
 def test_with_membership_moves_units_between_areas_and_validates():
-    import ccgmerge.synthetic as syn
+    import ccgmerge.data.synthetic as syn
     from ccgmerge.errors import ValidationError
 
     inst = syn.generate(12, n_areas=3, seed=1)

@@ -1,4 +1,4 @@
-"""Tests of the optimiser (ccgmerge.optimise.solve).
+"""Tests of the optimiser (ccgmerge.engine.solve.solve).
 
 The core is a differential test against brute force (tests/brute.py): on
 random instances of 3-8 units, for every objective, every coterminosity mode,
@@ -40,7 +40,7 @@ from brute import BELL, brute_force, fast_metrics, metrics_of, set_partitions, s
 from ccgmerge.check import check_plan
 from ccgmerge.errors import ScenarioError
 from ccgmerge.instance import Instance
-from ccgmerge.optimise import solve
+from ccgmerge.engine.solve import solve
 from ccgmerge.plan import Status, objective_value, plan_metrics
 from ccgmerge.scenario import Coterminosity, Objective, Scenario
 
@@ -601,7 +601,7 @@ def test_determinism(data):
 
 
 def test_determinism_synthetic():
-    import ccgmerge.synthetic as syn
+    import ccgmerge.data.synthetic as syn
 
     inst = syn.generate(30, seed=5)
     for sc in (Scenario(floor=400_000), Scenario(floor=400_000, coterminosity="aligned", objective=("merges", "moved"))):
@@ -992,7 +992,7 @@ def _splittable_brute(nb, w, floor, S) -> bool:
     import itertools
 
     def conn(T):
-        from ccgmerge.candidates import connected_pieces
+        from ccgmerge.engine.subsets import connected_pieces
         return len(T) > 0 and len(connected_pieces(nb, T)) == 1
 
     for r in range(1, len(S)):
@@ -1011,7 +1011,7 @@ def test_unsplittable_sets_match_brute_force(data):
     enumerated by brute force over all subsets."""
     import itertools
 
-    from ccgmerge.candidates import connected_pieces, is_splittable, unsplittable_sets
+    from ccgmerge.engine.subsets import connected_pieces, is_splittable, unsplittable_sets
 
     case = data.draw(cases(min_units=2), label="case")
     inst = case.inst
@@ -1082,7 +1082,7 @@ def test_limits_are_rules_the_checker_applies():
 def test_epsilon_frontier_is_the_brute_force_pareto_set(objective, data):
     """pareto_frontier(method='epsilon') returns exactly the non-dominated
     (objective, noncoterminous) points of all feasible partitions."""
-    from ccgmerge.sweep import pareto_frontier
+    from ccgmerge.analysis.sweep import pareto_frontier
 
     case = data.draw(cases(baseline=False), label="case")
     floor = data.draw(st.integers(1, max(1, sum(case.pops) // 2)), label="floor")
@@ -1105,7 +1105,7 @@ def test_epsilon_frontier_is_the_brute_force_pareto_set(objective, data):
 def test_greedy_heuristic_plans_pass_the_checker(data):
     """greedy_merge returns None or a plan the checker accepts (it handles
     floors, ceilings, unit caps, nested mode and alone/apart locks)."""
-    from ccgmerge.heuristic import greedy_merge
+    from ccgmerge.engine.heuristics import greedy_merge
 
     case = data.draw(cases(), label="case")
     opts = data.draw(constraints(case, limits=False), label="constraints")
@@ -1141,7 +1141,7 @@ def test_cbc_infeasible_at_its_time_limit_is_not_a_proof(monkeypatch):
     NO_SOLUTION, the same verdict reached well within it is INFEASIBLE."""
     import pulp
 
-    from ccgmerge import solvers
+    from ccgmerge.engine import backends as solvers
 
     log = ("Continuous objective value is 1.58112e+07 - 0.35 seconds\nCgl0000I Cut generators found to be infeasible! "
            "(or unbounded)\nPre-processing says infeasible or unbounded\n")
@@ -1173,7 +1173,7 @@ def test_cbc_single_thread_is_serial():
     """'-threads 1' puts CBC 2.10 in threaded mode, where a search that ends
     before its one worker starts waits 10 s for it ("Thread 0 used 0 times,
     waiting to start 10.00013"); one thread must mean CBC's serial mode."""
-    from ccgmerge.solvers import SolverOptions, make_solver
+    from ccgmerge.engine.backends import SolverOptions, make_solver
 
     assert "threads" not in make_solver(SolverOptions(threads=1), None).optionsDict
     assert make_solver(SolverOptions(threads=2), None).optionsDict["threads"] == 2
@@ -1187,7 +1187,7 @@ def test_cbc_overrunning_its_time_limit_is_stopped(tmp_path, monkeypatch):
 
     import pulp
 
-    from ccgmerge import solvers
+    from ccgmerge.engine import backends as solvers
 
     fake = tmp_path / "cbc"
     fake.write_text("#!/bin/sh\nexec sleep 600\n")
@@ -1282,8 +1282,8 @@ def test_enumeration_stops_at_the_deadline():
     500k: 80k sets); past the deadline it raises CandidateLimitError."""
     import numpy as np
 
-    import ccgmerge.synthetic as syn
-    from ccgmerge import candidates as cand
+    import ccgmerge.data.synthetic as syn
+    from ccgmerge.engine import subsets as cand
 
     inst = syn.generate(40, seed=3)
     nb, w = inst.neighbours, inst.population.tolist()
@@ -1300,10 +1300,10 @@ def test_enumeration_stops_at_the_deadline():
 def test_no_plan_from_the_models_falls_back_to_the_greedy_plan(monkeypatch):
     """When every model ends without a plan (as at a time limit), solve returns
     the greedy heuristic's plan: FEASIBLE, bound unknown, checked."""
-    import ccgmerge.optimise as opt
-    import ccgmerge.synthetic as syn
-    from ccgmerge.heuristic import greedy_merge
-    from ccgmerge.solvers import SolveOutcome
+    import ccgmerge.engine.solve as opt
+    import ccgmerge.data.synthetic as syn
+    from ccgmerge.engine.heuristics import greedy_merge
+    from ccgmerge.engine.backends import SolveOutcome
 
     monkeypatch.setattr(opt, "_run", lambda *a, **k: SolveOutcome(Status.NO_SOLUTION, None, None, 0.0, "fake", "stopped"))
     inst = syn.generate(30, seed=4)
@@ -1325,7 +1325,7 @@ def test_run_bound_counts_the_objective_constant(solver):
     leaves it out, as PuLP does not pass it)."""
     import pulp
 
-    from ccgmerge.solvers import SolverOptions, run
+    from ccgmerge.engine.backends import SolverOptions, run
 
     p = pulp.LpProblem("t", pulp.LpMinimize)
     x = pulp.LpVariable("x", 0, 10, cat="Integer")

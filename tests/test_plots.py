@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from ccgmerge import plots  # noqa: E402
-from ccgmerge.compare import configuration_plan  # noqa: E402
-from ccgmerge.optimise import solve  # noqa: E402
+from ccgmerge.analysis.compare import configuration_plan  # noqa: E402
+from ccgmerge.engine.solve import solve  # noqa: E402
 from ccgmerge.plots import (  # noqa: E402
     PALETTE,
     UNMERGED_COLOUR,
@@ -25,7 +25,7 @@ from ccgmerge.plots import (  # noqa: E402
     plot_plan_map,
 )
 from ccgmerge.scenario import Scenario  # noqa: E402
-from ccgmerge.synthetic import generate  # noqa: E402
+from ccgmerge.data.synthetic import generate  # noqa: E402
 
 
 def png_size(path) -> tuple[int, int]:

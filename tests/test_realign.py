@@ -1,4 +1,4 @@
-"""Tests of the exact least-moved regrouping (ccgmerge.realign).
+"""Tests of the exact least-moved regrouping (ccgmerge.engine.formulations.realign).
 
 Differential: on tiny instances with a random baseline grouping, ``solve``
 with objective ``moved`` (coterminosity off or nested, no locks or caps) runs
@@ -16,11 +16,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from brute import brute_force
-from ccgmerge import realign
-from ccgmerge.optimise import solve
+from ccgmerge.engine.formulations import realign
+from ccgmerge.engine.solve import solve
 from ccgmerge.plan import Status
 from ccgmerge.scenario import Scenario
-from ccgmerge.solvers import SolverOptions, run
+from ccgmerge.engine.backends import SolverOptions, run
 from test_optimise import assert_matches_brute, cases, hsettings
 
 
@@ -49,10 +49,10 @@ def _draw_block(data, max_units):
 
 def _data(case, floor):
     inst = case.inst
-    labs = sorted(set(inst._baseline))
+    labs = sorted(set(inst.baseline_codes))
     lab = {c: k for k, c in enumerate(labs)}
     units = list(range(inst.n_units))
-    return realign.block_data(units, {i: lab[inst._baseline[i]] for i in units}, len(labs), inst.population,
+    return realign.block_data(units, {i: lab[inst.baseline_codes[i]] for i in units}, len(labs), inst.population,
                               inst.neighbours, floor)
 
 

@@ -1,4 +1,4 @@
-"""Tests of :func:`ccgmerge.summary.summarize`."""
+"""Tests of :func:`ccgmerge.analysis.summary.summarize`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from ccgmerge.data import load_ccg2013
 from ccgmerge.errors import ScenarioError
 from ccgmerge.instance import Instance
-from ccgmerge.summary import InstanceSummary, summarize
+from ccgmerge.analysis.summary import InstanceSummary, summarize
 
 
 def toy(adjacency=None, warn=False):

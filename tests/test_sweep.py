@@ -1,4 +1,4 @@
-"""Scenario sweeps (ccgmerge.sweep): grid and inflation scenarios, parallel
+"""Scenario sweeps (ccgmerge.analysis.sweep): grid and inflation scenarios, parallel
 runs on process pools and dask, resume after a hard kill, failing runs,
 config validation, and the analyses."""
 
@@ -23,7 +23,7 @@ import conftest
 from ccgmerge import generate
 from ccgmerge.errors import ScenarioError
 from ccgmerge.scenario import Scenario
-from ccgmerge.sweep import (
+from ccgmerge.analysis.sweep import (
     Run,
     RunOptions,
     allowance_curve,
@@ -215,7 +215,7 @@ solver = "cbc"
 time_limit = 30
 """
 
-SCRIPT = ("import json, sys; from ccgmerge.sweep import sweep_from_config; "
+SCRIPT = ("import json, sys; from ccgmerge.analysis.sweep import sweep_from_config; "
           "r = sweep_from_config(sys.argv[1], sys.argv[2], workers=2, progress='log'); "
           "print(json.dumps(r.to_dict())); sys.exit(r.exit_code)")
 

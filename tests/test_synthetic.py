@@ -1,4 +1,4 @@
-"""Tests of the seeded synthetic instance generator (ccgmerge.synthetic)."""
+"""Tests of the seeded synthetic instance generator (ccgmerge.data.synthetic)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ccgmerge.errors import ValidationError
-from ccgmerge.synthetic import POPULATION_MODELS, _contiguous_areas, _csr, generate
+from ccgmerge.data.synthetic import POPULATION_MODELS, _contiguous_areas, _csr, generate
 
 
 # ----------------------------------------------------------------- helpers
@@ -102,7 +102,7 @@ def test_same_fingerprint_in_another_process():
     here = generate(500, seed=12, population="lsoa", n_areas=7, baseline_group_size=20).fingerprint
     root = Path(__file__).resolve().parent.parent
     env = dict(os.environ, PYTHONHASHSEED="12345", PYTHONPATH=str(root))
-    code = ("from ccgmerge.synthetic import generate; print(generate(500, seed=12, population='lsoa', "
+    code = ("from ccgmerge.data.synthetic import generate; print(generate(500, seed=12, population='lsoa', "
             "n_areas=7, baseline_group_size=20).fingerprint)")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == here

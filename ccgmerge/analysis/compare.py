@@ -72,11 +72,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .check import check_plan
-from .errors import ValidationError, _fmt_items
-from .instance import Instance
-from .plan import Plan, Status, groups_from_assignment, objective_value, plan_metrics
-from .scenario import Scenario
+from ccgmerge.check import check_plan
+from ccgmerge.errors import ValidationError, format_items
+from ccgmerge.instance import Instance
+from ccgmerge.plan import Plan, Status, groups_from_assignment, objective_value, plan_metrics
+from ccgmerge.scenario import Scenario
 
 __all__ = ["Comparison", "compare_assignments", "configuration_plan", "compare_with_history"]
 
@@ -142,23 +142,23 @@ def _as_assignment(inst: Instance, grouping, what: str) -> np.ndarray:
     s.index = s.index.map(str)
     if s.index.has_duplicates:
         dup = sorted(set(s.index[s.index.duplicated()]))
-        raise ValidationError(f"{what}: units listed twice: {_fmt_items(dup)}.", items=dup)
+        raise ValidationError(f"{what}: units listed twice: {format_items(dup)}.", items=dup)
     unknown = sorted(set(s.index) - set(inst.unit_codes))
     if unknown:
         raise ValidationError(
-            f"{what}: {len(unknown)} unit code(s) not in instance {inst.name!r}: {_fmt_items(unknown)}.", items=unknown
+            f"{what}: {len(unknown)} unit code(s) not in instance {inst.name!r}: {format_items(unknown)}.", items=unknown
         )
     missing = [c for c in inst.unit_codes if c not in s.index]
     if missing:
         raise ValidationError(
-            f"{what}: {len(missing)} unit(s) of {inst.name!r} have no group: {_fmt_items(missing)}; "
+            f"{what}: {len(missing)} unit(s) of {inst.name!r} have no group: {format_items(missing)}; "
             "give every unit a group label.",
             items=missing,
         )
     s = s.reindex(list(inst.unit_codes))
     if s.isna().any():
         bad = s.index[s.isna()].tolist()
-        raise ValidationError(f"{what}: missing group label for {_fmt_items(bad)}.", items=bad)
+        raise ValidationError(f"{what}: missing group label for {format_items(bad)}.", items=bad)
     codes, _ = pd.factorize(s.astype(str), sort=True)
     return codes.astype(np.int64)
 
@@ -283,7 +283,7 @@ def configuration_plan(
     t0 = time.perf_counter()
     scenario = scenario or Scenario()
     if isinstance(name_or_series, str):
-        from .data import load_configuration
+        from ccgmerge.data import load_configuration
 
         name = name_or_series
         series = load_configuration(name, data)
@@ -374,8 +374,8 @@ def compare_with_history(
       ``extra_merges`` = ``merges - plan_merges`` (how many more merges than
       the optimum needed).
     """
-    plan._require()
-    from .data import configuration_names
+    plan.require_groups()
+    from ccgmerge.data import configuration_names
 
     names = list(configuration_names() if names is None else names)
     pm = plan_metrics(inst, plan.groups, plan.scenario)

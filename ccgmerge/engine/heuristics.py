@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .instance import Instance
-from .scenario import Coterminosity, Scenario
+from ccgmerge.instance import Instance
+from ccgmerge.scenario import Coterminosity, Scenario
 
 __all__ = ["greedy_merge", "merge_until_viable"]
 

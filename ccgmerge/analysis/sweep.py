@@ -75,11 +75,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import data as _data
-from .errors import CCGMergeError, ScenarioError
-from .instance import Instance
-from .plan import Status
-from .scenario import Coterminosity, Objective, Scenario
+from ccgmerge import data as _data
+from ccgmerge.errors import CCGMergeError, ScenarioError
+from ccgmerge.instance import Instance
+from ccgmerge.plan import Status
+from ccgmerge.scenario import Coterminosity, Objective, Scenario
 
 __all__ = [
     "RunOptions",
@@ -179,7 +179,7 @@ def _now() -> str:
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RunOptions:
-    """How each run of a sweep is solved (the arguments of :func:`ccgmerge.optimise.solve`).
+    """How each run of a sweep is solved (the arguments of :func:`ccgmerge.engine.solve.solve`).
 
     Parameters
     ----------
@@ -504,7 +504,7 @@ def _worker_instance(source, factor: float, expected: str) -> Instance:
 def _execute(task: dict, source) -> dict:
     """Solve one run and return its JSON-safe record (never raises)."""
     import ccgmerge
-    from .optimise import solve
+    from ccgmerge.engine.solve import solve
 
     rec = {
         "format": RECORD_FORMAT,
@@ -766,8 +766,8 @@ def load_plan(out_dir, key: str, instance: Instance | None = None):
 
     ``instance`` defaults to the one saved in ``out_dir/instance`` (with the
     run's population factor applied)."""
-    from .check import check_plan
-    from .plan import Infeasibility, Plan, Status, groups_from_assignment
+    from ccgmerge.check import check_plan
+    from ccgmerge.plan import Infeasibility, Plan, Status, groups_from_assignment
 
     out = Path(out_dir)
     rec = json.loads((out / "runs" / f"{key}.json").read_text(encoding="utf-8"))
@@ -1112,8 +1112,8 @@ def _load_config_instance(path: Path, spec: dict) -> Instance:
         if ds == "synthetic":
             if "units" not in spec:
                 raise _bad(path, "instance", "units", "missing: dataset 'synthetic' needs units = <number of units>.")
-            from .errors import ValidationError
-            from .synthetic import generate
+            from ccgmerge.errors import ValidationError
+            from ccgmerge.data.synthetic import generate
 
             kw = {k: spec[k] for k in ("seed", "population", "n_areas", "straddle_fraction", "baseline_group_size", "name")
                   if k in spec}
@@ -1243,7 +1243,7 @@ def read_config(path) -> SweepConfig:
     instance = _load_config_instance(path, cfg.get("instance", {}))
 
     if options.formulation == "packing":
-        from . import optimise
+        from ccgmerge.engine import solve as optimise
 
         exact = getattr(optimise, "_packing_exact", None)
         if exact is not None:
@@ -1298,7 +1298,7 @@ def viability_allowance(instance: Instance, scenario: Scenario | None = None) ->
     the scenario's floor, the rule the optimiser applies, which a ``floor``
     given directly overrides). Sorted most at risk first.
 
-    >>> import ccgmerge.synthetic as syn
+    >>> import ccgmerge.data.synthetic as syn
     >>> inst = syn.generate(10, seed=1)
     >>> t = viability_allowance(inst, Scenario())
     >>> row = t.iloc[0]
@@ -1424,7 +1424,7 @@ def pareto_frontier(
 
     Examples
     --------
-    >>> import ccgmerge.synthetic as syn
+    >>> import ccgmerge.data.synthetic as syn
     >>> inst = syn.generate(12, seed=4)
     >>> t = pareto_frontier(inst, Scenario(floor=300_000))
     >>> bool(t["checked"].all()), bool(t["efficient"].all())
@@ -1432,7 +1432,7 @@ def pareto_frontier(
     >>> bool(t["merges"].is_monotonic_increasing and t["noncoterminous"].is_monotonic_decreasing)
     True
     """
-    from .optimise import solve
+    from ccgmerge.engine.solve import solve
 
     base = base_scenario or Scenario()
     options = options or RunOptions()

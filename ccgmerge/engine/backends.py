@@ -35,8 +35,8 @@ from dataclasses import dataclass
 import pulp
 from pulp.apis import coin_api
 
-from .errors import ScenarioError
-from .plan import Status
+from ccgmerge.errors import ScenarioError
+from ccgmerge.plan import Status
 
 __all__ = ["SolverOptions", "SolveOutcome", "make_solver", "run", "solver_version", "overrun_grace"]
 

@@ -58,8 +58,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from .errors import ScenarioError
-from .instance import Instance
+from ccgmerge.errors import ScenarioError
+from ccgmerge.instance import Instance
 
 __all__ = ["InstanceSummary", "summarize"]
 

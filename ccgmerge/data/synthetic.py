@@ -37,8 +37,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import Delaunay, cKDTree
 
-from .errors import ValidationError
-from .instance import Instance
+from ccgmerge.errors import ValidationError
+from ccgmerge.instance import Instance
 
 __all__ = ["generate", "POPULATION_MODELS", "MIN_UNITS", "MAX_UNITS"]
 

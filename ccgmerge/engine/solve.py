@@ -12,7 +12,7 @@
    ``nested`` mode each HWB's connected pieces. Blocks that share a baseline
    group are kept together when the objective needs the baseline.
 3. **Formulation** per block (``formulation="auto"``): the packing model of
-   :mod:`ccgmerge.model` when it is exact (objectives ``merges``/``moved``
+   :mod:`ccgmerge.engine.formulations.model` when it is exact (objectives ``merges``/``moved``
    with every unit its own baseline, no ceiling, no pair locks or limits,
    contiguity on); else the partition model over unsplittable groups when
    it is exact (objectives and limits on ``merges``/``noncoterminous``/
@@ -21,13 +21,13 @@
    model (``moved`` from a baseline grouping); else the compact assignment
    model with separator cuts. Limits (``Scenario.limits``) bound plan
    totals, so a scenario with limits is solved as one block.
-4. **Solve** with the chosen solver (:mod:`ccgmerge.solvers`), reading an
+4. **Solve** with the chosen solver (:mod:`ccgmerge.engine.backends`), reading an
    honest status and bound.
 5. **Check** the assembled plan with :func:`ccgmerge.check.check_plan`.
 
 Examples
 --------
->>> import ccgmerge.synthetic as syn
+>>> import ccgmerge.data.synthetic as syn
 >>> inst = syn.generate(20, seed=2)
 >>> plan = solve(inst, Scenario(floor=400_000))
 >>> plan.status.value, plan.verdict.ok
@@ -44,19 +44,19 @@ from dataclasses import dataclass
 import numpy as np
 import pulp
 
-from . import candidates as cand
-from . import realign
-from .check import check_plan
-from .errors import ScenarioError
-from .instance import Instance
-from .heuristic import greedy_merge
-from .model import (CompactData, LabelledData, PackingData, PartitionData, add_label_separator_cuts, add_separator_cuts,
+from ccgmerge.engine import subsets as cand
+from ccgmerge.engine.formulations import realign
+from ccgmerge.check import check_plan
+from ccgmerge.errors import ScenarioError
+from ccgmerge.instance import Instance
+from ccgmerge.engine.heuristics import greedy_merge
+from ccgmerge.engine.formulations.model import (CompactData, LabelledData, PackingData, PartitionData, add_label_separator_cuts, add_separator_cuts,
                     build_compact, build_labelled, build_packing, build_partition, partition_objective, set_compact_start)
-from .plan import Infeasibility, Plan, Status, objective_value, plan_metrics
-from .rules import aligned_ok, floor_met, groups_connected
-from .scenario import Coterminosity, Objective, Scenario
-from .solvers import SolverOptions, solver_version
-from .solvers import run as _run
+from ccgmerge.plan import Infeasibility, Plan, Status, objective_value, plan_metrics
+from ccgmerge.rules import aligned_ok, floor_met, groups_connected
+from ccgmerge.scenario import Coterminosity, Objective, Scenario
+from ccgmerge.engine.backends import SolverOptions, solver_version
+from ccgmerge.engine.backends import run as _run
 
 _SOLVER_CLOCK = [0.0]
 
@@ -183,7 +183,7 @@ def preprocess(inst: Instance, scenario: Scenario) -> tuple[list[Block], list[li
                     p = int(pop[piece].sum())
                     label = f"HWB {inst.area_codes[a]}" + (f" piece {codes[piece[0]]}" if len(pieces) > 1 else "")
                     if p < F:
-                        blockers.append({"area": inst.area_codes[a], "area_name": str(inst._areas.set_index("code").loc[inst.area_codes[a], "name"]),
+                        blockers.append({"area": inst.area_codes[a], "area_name": str(inst.areas.loc[inst.area_codes[a], "name"]),
                                          "units": [codes[i] for i in piece], "population": p, "shortfall": F - p})
                     blocks.append(Block(piece, label))
         else:
@@ -217,9 +217,9 @@ def preprocess(inst: Instance, scenario: Scenario) -> tuple[list[Block], list[li
                 units=(a, b), suggestion="drop the lock or add an adjacency edge.")
     # blocks sharing a baseline group stay together when the objective uses the baseline;
     # in aligned mode, blocks sharing an HWB stay together (a group may need all of it)
-    needs_base = any(t is Objective.MOVED for t, _ in scenario.objective_terms) and len(set(inst._baseline)) != inst.n_units
+    needs_base = any(t is Objective.MOVED for t, _ in scenario.objective_terms) and not inst.singleton_baseline
     if needs_base:
-        blocks = _merge_blocks(blocks, lambda i: inst._baseline[i])
+        blocks = _merge_blocks(blocks, lambda i: inst.baseline_codes[i])
     if mode is Coterminosity.ALIGNED:
         blocks = _merge_blocks(blocks, lambda i: int(main[i]))
     return blocks, fixed, None
@@ -244,7 +244,7 @@ def _packing_exact(inst: Instance, scenario: Scenario) -> bool:
     names = {t for stage in _terms(scenario) for t, w in stage if w > 0}
     if not names <= {Objective.MERGES, Objective.MOVED}:
         return False
-    if Objective.MOVED in names and len(set(inst._baseline)) != inst.n_units:
+    if Objective.MOVED in names and not inst.singleton_baseline:
         return False
     if scenario.ceiling is not None or scenario.max_units is not None or scenario.together or scenario.apart:
         return False
@@ -257,7 +257,7 @@ def _partition_exact(inst: Instance, scenario: Scenario) -> bool:
     names = {t for stage in _terms(scenario) for t, w in stage if w > 0} | {Objective(k) for k, _ in scenario.limits}
     if not names <= {Objective.MERGES, Objective.MOVED, Objective.NONCOTERMINOUS}:
         return False
-    if Objective.MOVED in names and len(set(inst._baseline)) != inst.n_units:
+    if Objective.MOVED in names and not inst.singleton_baseline:
         return False
     if scenario.together or not scenario.contiguity:
         return False
@@ -266,13 +266,13 @@ def _partition_exact(inst: Instance, scenario: Scenario) -> bool:
 
 def _labelled_exact(inst: Instance, scenario: Scenario) -> bool:
     names = {t for stage in _terms(scenario) for t, w in stage if w > 0}
-    if names != {Objective.MOVED} or len(set(inst._baseline)) == inst.n_units:
+    if names != {Objective.MOVED} or inst.singleton_baseline:
         return False
     if scenario.ceiling is not None or scenario.max_units is not None or not scenario.contiguity or scenario.limits:
         return False
     # a unit locked alone may continue its baseline group instead of the label's group,
     # which the labelled model cannot see (the compact model can)
-    base = inst._baseline
+    base = inst.baseline_codes
     alone = {inst.index[c] for c in scenario.alone if c in inst.index}
     if any(base[i] == base[u] for u in alone for i in range(inst.n_units) if i not in alone):
         return False
@@ -283,7 +283,7 @@ def _solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: S
     t0 = time.perf_counter()
     idx = inst.index
     units = block.units
-    labels = sorted({inst._baseline[i] for i in units})
+    labels = sorted({inst.baseline_codes[i] for i in units})
     lab = {c: k for k, c in enumerate(labels)}
     # one extra label per component (nested: per HWB piece): it may need a group that
     # continues no baseline group; with two, one could merge into a neighbour in the
@@ -304,7 +304,7 @@ def _solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: S
                 for i in pc:
                     piece[i] = a * 1000 + k
     if not scenario.together and not scenario.apart:
-        rd = realign.block_data(units, {i: lab[inst._baseline[i]] for i in units}, len(lab), inst.population,
+        rd = realign.block_data(units, {i: lab[inst.baseline_codes[i]] for i in units}, len(lab), inst.population,
                                 inst.neighbours, scenario.floor_population, piece)
         if rd is not None:
             rr = realign.solve_realign(rd, run, options, deadline)
@@ -312,7 +312,7 @@ def _solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: S
                                 rr.n_vars, rr.n_cons)
     labels = labels + [f"(new group {k + 1})" for k in range(n_new)]
     d = LabelledData(
-        units=list(units), labels=labels, base={i: lab[inst._baseline[i]] for i in units}, pop=inst.population,
+        units=list(units), labels=labels, base={i: lab[inst.baseline_codes[i]] for i in units}, pop=inst.population,
         nb=inst.neighbours, floor=scenario.floor_population,
         together=[(idx[a], idx[b]) for a, b in sorted(scenario.together) if idx[a] in inside],
         apart=[(idx[a], idx[b]) for a, b in sorted(scenario.apart) if idx[a] in inside],
@@ -960,7 +960,7 @@ def _compact_objective(prob, inst: Instance, x, members, d: CompactData, stage, 
     pop = inst.population
     expr = []
     roots = sorted(members)
-    singleton_base = len(set(inst._baseline)) == inst.n_units
+    singleton_base = inst.singleton_baseline
     for t, w in stage:
         if w == 0:
             continue
@@ -969,7 +969,7 @@ def _compact_objective(prob, inst: Instance, x, members, d: CompactData, stage, 
         elif t is Objective.MOVED and singleton_base:
             expr += [-w * int(pop[j]) * x[j, j] for j in roots]
         elif t is Objective.MOVED:
-            base = inst._baseline
+            base = inst.baseline_codes
             lab: dict[str, list] = {}
             for j in roots:
                 bs: dict[str, list[int]] = {}
@@ -1008,7 +1008,7 @@ def _compact_objective(prob, inst: Instance, x, members, d: CompactData, stage, 
                     expr.append(-w * q)
                 prob += pulp.lpSum(cs) <= 1
         elif t is Objective.SPLIT_AREAS:
-            mem_rows = inst._membership
+            mem_rows = inst.membership
             idx = inst.index
             area_units: dict[str, list[int]] = {}
             for u, a in zip(mem_rows["unit"], mem_rows["area"]):
@@ -1043,11 +1043,11 @@ def _add_compact_limits(prob, inst: Instance, x, members, d: CompactData, limits
     moved = pop(block) + e, or with a baseline grouping pop(block) + pop(fixed)
     + e, where e counts the fixed units' kept people too."""
     pop_block = int(inst.population[d.units].sum())
-    singleton = len(set(inst._baseline)) == inst.n_units
+    singleton = inst.singleton_baseline
     for k, eps in sorted(limits.items()):
         e = _compact_objective(prob, inst, x, members, d, [(Objective(k), 1.0)], set(), f"lim_{k}", fixed)
         if k == "merges":
-            const = len(set(inst._baseline)) - len(fixed)
+            const = inst.n_baseline_groups - len(fixed)
         elif k == "moved" and not singleton:
             const = pop_block + int(inst.population[list(fixed)].sum())
         else:
@@ -1081,9 +1081,9 @@ def _solve_compact(inst: Instance, block: Block, scenario: Scenario, options: So
         start = greedy_merge(inst, scenario, block.units)
         start_note = "; warm start: " + ("greedy plan" if start is not None and set_compact_start(x, start, inst.population)
                                          else "none (the greedy heuristic found no plan)")
-    if len(set(inst._baseline)) != inst.n_units:
-        here = {inst._baseline[i] for i in block.units}
-        fixed_units = [u for u in fixed if inst._baseline[u] in here]
+    if not inst.singleton_baseline:
+        here = {inst.baseline_codes[i] for i in block.units}
+        fixed_units = [u for u in fixed if inst.baseline_codes[u] in here]
     else:
         fixed_units = []
     if limits:
@@ -1171,7 +1171,7 @@ def solve(
     symmetry : break symmetry in the compact model (a group's root is its largest
         member; default True). False is for benchmarking only.
     warm_start : give the compact and partition models a MIP start from the
-        greedy heuristic (:func:`ccgmerge.heuristic.greedy_merge`, its groups
+        greedy heuristic (:func:`ccgmerge.engine.heuristics.greedy_merge`, its groups
         split into unsplittable parts for the partition model; CBC only;
         default True: on the 211 CCGs at a 500,000 floor in penalised mode
         CBC finds no plan in 60 s without it)
@@ -1215,7 +1215,8 @@ def solve(
         where[g[0]] = -1 - g[0]
     aidx = {a: k for k, a in enumerate(instance.area_codes)}
     touch: dict[int, set] = {}
-    for u, a in zip(instance._membership["unit"], instance._membership["area"]):
+    membership = instance.membership
+    for u, a in zip(membership["unit"], membership["area"]):
         touch.setdefault(aidx[a], set()).add(where[instance.index[u]])
     fixed_split = {a for a, ks in touch.items() if len(ks) > 1}
 

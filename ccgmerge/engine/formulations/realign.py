@@ -90,9 +90,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pulp
 
-from .candidates import connected_pieces
-from .heuristic import merge_until_viable
-from .plan import Status
+from ccgmerge.engine.subsets import connected_pieces
+from ccgmerge.engine.heuristics import merge_until_viable
+from ccgmerge.plan import Status
 
 __all__ = ["RealignData", "RealignResult", "block_data", "owner_sets", "label_distances", "label_cost", "owner_set_cost", "connector_cost", "connector_branches", "search_restriction", "search_branches",
            "label_tree", "grow_plan", "improve_plan", "heuristic_plan", "perturb_plan", "search_plan", "pool_bound", "restrict",
@@ -1471,7 +1471,7 @@ def _checked_moved(d: RealignData, groups: dict[int, list[int]], S: Sequence[int
 
 def wholesale_plan(d: RealignData) -> dict[int, list[int]] | None:
     """A quick incumbent: baseline groups (their connected pieces) kept whole,
-    merged by :func:`ccgmerge.heuristic.merge_until_viable` (the smallest group
+    merged by :func:`ccgmerge.engine.heuristics.merge_until_viable` (the smallest group
     below the floor into its least populous neighbour, so a merge moves at most
     the smaller one's people); owners are given greedily by people kept. Keys
     are owner labels (negative: a group keeping no one). None if the block
@@ -1578,7 +1578,7 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
     """Exact least-moved regrouping of a connected block (see the module docstring).
 
     ``run(prob, options, time_limit, integral)`` is the solver call
-    (:func:`ccgmerge.solvers.run`)."""
+    (:func:`ccgmerge.engine.backends.run`)."""
     total = sum(int(d.pop[i]) for i in d.units)
     lp = d.label_pop()
     sets = owner_sets(d)

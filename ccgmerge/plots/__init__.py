@@ -123,7 +123,7 @@ def group_colours(plan) -> list[str]:
     order), so neighbours always differ and colours are spread evenly. The
     result depends only on the plan.
     """
-    plan._require()
+    plan.require_groups()
     inst, groups = plan.instance, plan.groups
     gid = np.empty(inst.n_units, dtype=np.int64)
     for k, g in enumerate(groups):
@@ -234,8 +234,8 @@ def _title(plan) -> str:
 
 # --------------------------------------------------------------------------- geometry
 def _default_file(name: str) -> Path | None:
-    from .data import data_dir
-    from .errors import DataNotFoundError
+    from ccgmerge.data import data_dir
+    from ccgmerge.errors import DataNotFoundError
 
     try:
         f = data_dir() / name
@@ -341,7 +341,7 @@ def plot_plan_map(
     Parameters
     ----------
     plan : Plan
-        A plan with groups (a solved plan or :func:`ccgmerge.compare.configuration_plan`).
+        A plan with groups (a solved plan or :func:`ccgmerge.analysis.compare.configuration_plan`).
     path : str or Path, optional
         Write a PNG there (and an SVG, see the module docstring).
     boundaries : path, GeoJSON dict or GeoDataFrame, optional
@@ -378,7 +378,7 @@ def plot_plan_map(
     parsed with :mod:`json` and drawn with matplotlib's PathCollection.
     """
     _require_matplotlib()
-    plan._require()
+    plan.require_groups()
     inst = plan.instance
     explicit = boundaries is not None
     source = boundaries if explicit else _default_file("ccg2013_boundaries.geojson")
@@ -388,9 +388,9 @@ def plot_plan_map(
         missing = set(inst.unit_codes) - _codes_of(frame, key)
         if missing:
             if explicit:
-                from .errors import _fmt_items
+                from ccgmerge.errors import format_items
 
-                raise ValueError(f"boundaries lack {len(missing)} unit(s) of {inst.name!r}: {_fmt_items(sorted(missing))}.")
+                raise ValueError(f"boundaries lack {len(missing)} unit(s) of {inst.name!r}: {format_items(sorted(missing))}.")
             frame = None  # default file, other units (synthetic): network drawing
     own = ax is None
     fig, ax = _figure(ax, figsize)
@@ -766,7 +766,7 @@ def plot_group_populations(
     """
     from matplotlib.patches import Patch
 
-    plan._require()
+    plan.require_groups()
     fig, ax = _figure(ax, figsize)
     inst, sc = plan.instance, plan.scenario
     pops = np.array([inst.group_population(g) for g in plan.groups], dtype=float)

@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataNotFoundError, ValidationError, _fmt_items
-from .instance import Instance
+from ccgmerge.errors import DataNotFoundError, ValidationError, format_items
+from ccgmerge.instance import Instance
 
 __all__ = [
     "data_dir",
@@ -53,9 +53,25 @@ __all__ = [
     "from_csv",
     "from_folder",
     "to_csv",
+    "data_locations",
 ]
 
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def data_locations() -> list[Path]:
+    """Where :func:`data_dir` looks when no folder is given: ``CCGMERGE_DATA``
+    if set, else ``../shared/data`` beside the project root and beside the
+    working folder (resolved, without repeats)."""
+    env = os.environ.get("CCGMERGE_DATA")
+    if env:
+        return [Path(env)]
+    out: list[Path] = []
+    for c in (_PROJECT_ROOT.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"):
+        c = c.resolve()
+        if c not in out:
+            out.append(c)
+    return out
 
 
 def data_dir(path: str | os.PathLike | None = None) -> Path:
@@ -66,13 +82,7 @@ def data_dir(path: str | os.PathLike | None = None) -> Path:
     DataNotFoundError
         If no candidate folder exists; the message lists where it looked.
     """
-    candidates = []
-    if path is not None:
-        candidates.append(Path(path))
-    elif os.environ.get("CCGMERGE_DATA"):
-        candidates.append(Path(os.environ["CCGMERGE_DATA"]))
-    else:
-        candidates += [_PROJECT_ROOT.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
+    candidates = [Path(path)] if path is not None else data_locations()
     for c in candidates:
         if (c / "ccg2013_units.csv").is_file():
             return c.resolve()
@@ -236,18 +246,18 @@ def load_lsoa2013(
         want = _as_codes(hwbs, "hwbs")
         unknown = [c for c in want if c not in set(areas["code"])]
         if unknown:
-            raise ValidationError(f"hwbs: unknown HWB codes {_fmt_items(unknown)}.", items=unknown)
+            raise ValidationError(f"hwbs: unknown HWB codes {format_items(unknown)}.", items=unknown)
         keep = lk["hwb_code"].isin(want).to_numpy()
-        parts.append(f"HWBs {_fmt_items(want, 4)}")
+        parts.append(f"HWBs {format_items(want, 4)}")
     if ccgs is not None:
         want = _as_codes(ccgs, "ccgs")
         known = set(lk["ccg13_code"])
         unknown = [c for c in want if c not in known]
         if unknown:
-            raise ValidationError(f"ccgs: unknown 2013 CCG codes {_fmt_items(unknown)}.", items=unknown)
+            raise ValidationError(f"ccgs: unknown 2013 CCG codes {format_items(unknown)}.", items=unknown)
         k = lk["ccg13_code"].isin(want).to_numpy()
         keep = k if keep is None else keep & k
-        parts.append(f"CCGs {_fmt_items(want, 4)}")
+        parts.append(f"CCGs {format_items(want, 4)}")
     if keep is not None:
         if not keep.any():
             raise ValidationError("hwbs and ccgs together keep no LSOA; the CCGs lie outside the HWBs.")
@@ -370,7 +380,7 @@ def load_lsoa_units(
     lk = lk.merge(hist, on="lsoa11_code", how="left", validate="one_to_one")
     if lk[lev].isna().any():
         bad = lk.loc[lk[lev].isna(), "lsoa11_code"].tolist()
-        raise ValidationError(f"{lev}: no unit for LSOAs {_fmt_items(bad)}.", items=bad)
+        raise ValidationError(f"{lev}: no unit for LSOAs {format_items(bad)}.", items=bad)
     unit_of = dict(zip(lk["lsoa11_code"].tolist(), lk[lev].tolist()))
 
     agg = lk.groupby(lev, sort=True).agg(population=("population_mid2012", "sum"), n_lsoa=("lsoa11_code", "size"))
@@ -498,7 +508,7 @@ def load_configuration(name: str, data: str | os.PathLike | None = None) -> pd.S
                     name=key).sort_index()
     if out.isna().any():
         bad = out.index[out.isna()].tolist()
-        raise ValidationError(f"{key}: no successor for 2013 CCGs {_fmt_items(bad)}.", items=bad)
+        raise ValidationError(f"{key}: no successor for 2013 CCGs {format_items(bad)}.", items=bad)
     return out
 
 
@@ -546,18 +556,18 @@ def _table(source, table: str, mapping: Mapping[str, str]) -> pd.DataFrame:
     missing = [src for src in mapping if src not in present]
     if missing:
         raise ValidationError(
-            f"{label}: mapped column{'s' if len(missing) > 1 else ''} {_fmt_items(repr(m) for m in missing)} "
+            f"{label}: mapped column{'s' if len(missing) > 1 else ''} {format_items(repr(m) for m in missing)} "
             f"missing; columns present are {present}.",
             items=missing,
         )
     targets = list(mapping.values())
     twice = sorted({t for t in targets if targets.count(t) > 1})
     if twice:
-        raise ValidationError(f"{label}: several columns are mapped to {_fmt_items(twice)}.", items=twice)
+        raise ValidationError(f"{label}: several columns are mapped to {format_items(twice)}.", items=twice)
     clash = [dst for src, dst in mapping.items() if dst in present and dst not in mapping and dst != src]
     if clash:
         raise ValidationError(
-            f"{label}: the mapping renames a column to {_fmt_items(repr(c) for c in clash)}, which the table "
+            f"{label}: the mapping renames a column to {format_items(repr(c) for c in clash)}, which the table "
             "already has; drop or map that column too.",
             items=clash,
         )
@@ -565,7 +575,7 @@ def _table(source, table: str, mapping: Mapping[str, str]) -> pd.DataFrame:
     need = [c for c in _REQUIRED[table] if c not in df.columns]
     if need:
         raise ValidationError(
-            f"{label}: required column{'s' if len(need) > 1 else ''} {_fmt_items(repr(c) for c in need)} "
+            f"{label}: required column{'s' if len(need) > 1 else ''} {format_items(repr(c) for c in need)} "
             f"missing; columns present are {present}. Map your columns with "
             f"columns={{{table!r}: {{'your_column': {need[0]!r}}}}}.",
             items=need,
@@ -637,7 +647,7 @@ def from_csv(
     unknown = [k for k in columns if k not in _TABLES]
     if unknown:
         raise ValidationError(
-            f"columns: unknown table names {_fmt_items(unknown)}; use {', '.join(_TABLES)}.", items=unknown
+            f"columns: unknown table names {format_items(unknown)}; use {', '.join(_TABLES)}.", items=unknown
         )
     frames = {
         t: _table(src, t, columns.get(t, {}))

@@ -323,7 +323,7 @@ def unsplittable_sets(nb: Sequence[Sequence[int]], weight: Sequence[float], floo
     Any plan can be refined into one whose groups are all unsplittable without
     worsening merges, noncoterminous population, or (every unit its own
     baseline) population moved; these sets are the columns of the partition
-    model (:func:`ccgmerge.model.build_partition`).
+    model (:func:`ccgmerge.engine.formulations.model.build_partition`).
 
     >>> nb = [[1], [0, 2], [1, 3], [2]]             # path 0 - 1 - 2 - 3
     >>> unsplittable_sets(nb, [60, 50, 70, 40], 100)

@@ -5,7 +5,7 @@ Two formulations:
 **Packing** (:func:`build_packing`), exact for the objectives ``merges`` and
 ``moved`` (every unit its own baseline group) without ceilings or pair
 locks. With ``C`` the inclusion-minimal connected candidate groups reaching
-the floor (:mod:`ccgmerge.candidates`), binary ``y_S`` for ``S`` in ``C``::
+the floor (:mod:`ccgmerge.engine.subsets`), binary ``y_S`` for ``S`` in ``C``::
 
     max  Σ_S value(S) y_S                          value = w_merges + w_moved * pop(root(S))
     s.t. Σ_{S ∋ u} y_S <= 1          for every unit u   (add_packing_rows)
@@ -23,7 +23,7 @@ non-internal HWBs (add_aligned_absorption).
 ``merges``, ``noncoterminous`` and ``moved`` (every unit its own baseline) with
 coterminosity ``off``, ``nested`` or ``penalised``, ceilings and ``apart``
 locks: a set-partitioning model over the *unsplittable* viable connected
-groups (:func:`ccgmerge.candidates.unsplittable_sets`), binary ``x_G``::
+groups (:func:`ccgmerge.engine.subsets.unsplittable_sets`), binary ``x_G``::
 
     min  Σ_G cost(G) x_G                   cost = Σ_t w_t c_t(G), additive over groups
     s.t. Σ_{G ∋ u} x_G = 1           for every unit u     (add_partition_rows)
@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pulp
 
-from .candidates import connected_pieces
+from ccgmerge.engine.subsets import connected_pieces
 
 __all__ = [
     "PartitionData",

@@ -1,0 +1,1 @@
+"""What is done with plans: instance summaries, sweeps, comparison with reality, Pareto fronts."""

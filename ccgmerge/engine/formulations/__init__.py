@@ -1,0 +1,1 @@
+"""The exact formulations, one module each."""
