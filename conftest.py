@@ -8,7 +8,11 @@ import pytest
 
 from ccgmerge.data import has_real_data
 
-_REAL_DATA_DOCTESTS = ("ccgmerge/data/__init__.py",)
+_REAL_DATA_DOCTESTS = (
+    "ccgmerge/data/__init__.py",
+    "ccgmerge/data/lsoa.py",
+    "ccgmerge/data/configurations.py",
+)
 
 
 def pytest_collection_modifyitems(config, items):

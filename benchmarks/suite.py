@@ -551,7 +551,7 @@ def _run_attach(inst, scenario, variant: "Variant", deadline) -> dict:
     from ccgmerge.check import check_plan
     from ccgmerge.engine.subsets import connected_pieces
     from ccgmerge.data import load_lsoa2013
-    from ccgmerge.plan import objective_value
+    from ccgmerge.metrics import objective_value
 
     h = str(inst.membership["area"].iloc[0])
     floor = scenario.floor_population

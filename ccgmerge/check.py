@@ -22,7 +22,8 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from ccgmerge.instance import Instance
-from ccgmerge.plan import Verdict, groups_from_assignment
+from ccgmerge.metrics import groups_from_assignment
+from ccgmerge.plan import Verdict
 from ccgmerge.rules import RULES
 from ccgmerge.scenario import Scenario
 

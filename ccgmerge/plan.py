@@ -1,39 +1,25 @@
 """Results: the :class:`Plan`, its :class:`Status`, the checker's
-:class:`Verdict` and an :class:`Infeasibility` explanation, plus the
-solver-free metrics every plan reports.
-
-Metrics (for groups ``g`` of a plan, baseline groups ``b``, HWBs ``h``):
-
-* ``groups``: number of resulting groups; ``merges`` = baseline groups - groups;
-* ``moved``: Σ_g pop(g) - Σ_g pop(g ∩ cont(g)) where ``cont`` matches each group to
-  the baseline group it continues, at most one group per baseline group,
-  maximising the people who stay (a maximum-weight matching; with every unit
-  its own baseline group this is each group's largest member);
-* ``noncoterminous``: Σ_g (pop(g) - max_h pop(g ∩ h)), people living outside
-  their group's main HWB (membership, not main-HWB counting);
-* ``split_areas``: HWBs whose people live in two or more groups;
-* ``coterminous_groups``: groups with at least 99% of their people in one HWB
-  holding at least 99% of that HWB's people.
+:class:`Verdict` and an :class:`Infeasibility` explanation. The metrics every
+plan reports are computed by :mod:`ccgmerge.metrics`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
 from ccgmerge.instance import Instance
+from ccgmerge.metrics import area_overlaps, plan_metrics
 from ccgmerge.rules import Violation
-from ccgmerge.scenario import Objective, Scenario
+from ccgmerge.scenario import Scenario
 
-__all__ = ["Status", "Verdict", "Infeasibility", "Plan", "plan_metrics", "objective_value", "groups_from_assignment"]
+__all__ = ["Status", "Verdict", "Infeasibility", "Plan"]
 
 
 class Status(str, Enum):
@@ -96,93 +82,6 @@ class Infeasibility:
             "suggestion": self.suggestion,
             "proven_by": self.proven_by,
         }
-
-
-Groups = Sequence[Sequence[int]]
-
-
-def groups_from_assignment(inst: Instance, assignment) -> list[list[int]]:
-    """Groups (lists of positions, sorted; groups sorted by first member) from a
-    mapping unit code -> group label. Unknown codes raise ValidationError."""
-    s = pd.Series(assignment)
-    s.index = s.index.map(str)
-    pos = inst.positions(s.index)
-    by: dict = {}
-    for p, lab in zip(pos, s.to_numpy()):
-        by.setdefault(lab, []).append(p)
-    return sorted((sorted(g) for g in by.values()), key=lambda g: g[0])
-
-
-def _moved(inst: Instance, groups: Groups) -> int:
-    pop = inst.population
-    base = inst.baseline_codes
-    if inst.singleton_baseline:  # every unit its own baseline group
-        return int(sum(pop[list(g)].sum() - pop[list(g)].max() for g in groups if len(g)))
-    g = nx.Graph()
-    for k, members in enumerate(groups):
-        overlap: dict[str, int] = {}
-        for i in members:
-            overlap[base[i]] = overlap.get(base[i], 0) + int(pop[i])
-        for b, w in overlap.items():
-            g.add_edge(("g", k), ("b", b), weight=w)
-    matching = nx.max_weight_matching(g)
-    kept = sum(g.edges[e]["weight"] for e in matching)
-    return int(pop.sum() - kept)
-
-
-def _area_overlaps(inst: Instance, groups: Groups) -> pd.DataFrame:
-    gid = np.full(inst.n_units, -1, dtype=np.int64)
-    for k, g in enumerate(groups):
-        gid[list(g)] = k
-    m = inst.membership
-    idx = inst.index
-    rows = pd.DataFrame({"group": gid[[idx[u] for u in m["unit"]]], "area": m["area"].to_numpy(), "population": m["population"].to_numpy()})
-    return rows.groupby(["group", "area"], sort=True)["population"].sum().reset_index()
-
-
-def plan_metrics(inst: Instance, groups: Groups, scenario: Scenario | None = None) -> dict:
-    """Solver-free metrics of a partition (see the module docstring).
-
-    >>> import ccgmerge.data.synthetic as syn
-    >>> inst = syn.generate(10, seed=3)
-    >>> m = plan_metrics(inst, [[i] for i in range(inst.n_units)])
-    >>> m["groups"], m["merges"], m["moved"]
-    (10, 0, 0)
-    """
-    thr = scenario.coterminous_threshold if scenario is not None else 0.99
-    ov = _area_overlaps(inst, groups)
-    gpop = np.array([inst.group_population(g) for g in groups], dtype=np.int64)
-    best = ov.sort_values(["group", "population", "area"], ascending=[True, False, True]).drop_duplicates("group")
-    in_main = best.set_index("group")["population"].reindex(range(len(groups))).fillna(0).to_numpy()
-    apop = inst.areas["population"]
-    share_area = best["population"].to_numpy() / best["area"].map(apop).clip(lower=1).to_numpy()
-    share_grp = best["population"].to_numpy() / np.maximum(gpop[best["group"].to_numpy()], 1)
-    cot_groups = int(np.sum((share_area >= thr) & (share_grp >= thr)))
-    split = int((ov.groupby("area")["group"].nunique() > 1).sum())
-    n_base = inst.n_baseline_groups
-    return {
-        "groups": len(groups),
-        "merges": n_base - len(groups),
-        "moved": _moved(inst, groups),
-        "noncoterminous": int(gpop.sum() - in_main.sum()),
-        "split_areas": split,
-        "coterminous_groups": cot_groups,
-        "min_group_population": int(gpop.min()) if len(gpop) else 0,
-        "max_group_population": int(gpop.max()) if len(gpop) else 0,
-    }
-
-
-def objective_value(inst: Instance, groups: Groups, scenario: Scenario, metrics: dict | None = None) -> float:
-    """The scenario's objective for a partition (weighted sum of its terms; for a
-    lexicographic objective, the first term), plus the penalised-mode penalty."""
-    from ccgmerge.scenario import Coterminosity
-
-    m = metrics or plan_metrics(inst, groups, scenario)
-    terms = scenario.objective_terms[:1] if scenario.lexicographic else scenario.objective_terms
-    val = sum(w * m[t.value] for t, w in terms)
-    if scenario.coterminosity is Coterminosity.PENALISED:
-        val += scenario.penalty_weight * m["noncoterminous"]
-    return float(val)
 
 
 @dataclass(frozen=True)
@@ -274,7 +173,7 @@ class Plan:
         main HWB and both coterminosity shares, flags."""
         self.require_groups()
         inst, sc = self.instance, self.scenario
-        ov = _area_overlaps(inst, self.groups)
+        ov = area_overlaps(inst, self.groups)
         best = ov.sort_values(["group", "population", "area"], ascending=[True, False, True]).drop_duplicates("group").set_index("group")
         apop = inst.areas["population"]
         anames = inst.areas["name"]

@@ -32,8 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ccgmerge.engine.subsets import connected_pieces
+from scipy.sparse.csgraph import connected_components
+
 from ccgmerge.instance import Instance
+from ccgmerge.metrics import plan_metrics
 from ccgmerge.scenario import Coterminosity, Scenario
 
 __all__ = [
@@ -75,8 +77,19 @@ def _label(inst: Instance, members) -> str:
 
 
 def is_connected_set(inst: Instance, members: Sequence[int]) -> bool:
-    """True when ``members`` induce a connected subgraph of the adjacency graph."""
-    return len(connected_pieces(inst.neighbours, members)) <= 1
+    """True when ``members`` induce a connected subgraph of the adjacency graph.
+
+    Computed with :func:`scipy.sparse.csgraph.connected_components` on the
+    induced submatrix of :attr:`~ccgmerge.instance.Instance.adjacency_matrix`,
+    independently of the optimiser's own graph code
+    (:func:`ccgmerge.engine.subsets.connected_pieces`), so that a bug there
+    cannot hide in the checker too. An empty set counts as connected.
+    """
+    idx = np.unique(np.asarray(list(members), dtype=np.int64))
+    if len(idx) <= 1:
+        return True
+    n_pieces, _ = connected_components(inst.adjacency_matrix[idx][:, idx], directed=False)
+    return n_pieces == 1
 
 
 def partition_ok(inst: Instance, groups: Groups, scenario: Scenario | None = None) -> list[Violation]:
@@ -199,8 +212,6 @@ def limits_met(inst: Instance, groups: Groups, scenario: Scenario) -> list[Viola
     """The plan's totals respect ``scenario.limits`` (e.g. noncoterminous <= epsilon)."""
     if not scenario.limits:
         return []
-    from ccgmerge.plan import plan_metrics  # plan imports this module
-
     m = plan_metrics(inst, groups, scenario)
     return [Violation("limit", (), f"{k} is {m[k]:,} above its limit {v:,.0f}")
             for k, v in scenario.limits if m[k] > v + 1e-9]

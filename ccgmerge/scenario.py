@@ -51,7 +51,7 @@ Limits (``limits=``)
     Upper bounds on the plan's ``merges``, ``moved`` or ``noncoterminous``
     total, as a mapping name -> bound: hard rules, checked by the checker.
     ``Scenario(objective="merges", limits={"noncoterminous": 50_000})`` is one
-    step of the epsilon-constraint method (:func:`ccgmerge.analysis.sweep.pareto_frontier`).
+    step of the epsilon-constraint method (:func:`ccgmerge.analysis.pareto.pareto_frontier`).
 
 Examples
 --------

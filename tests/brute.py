@@ -5,9 +5,9 @@ Bell numbers 1, 1, 2, 5, 15, 52, 203, 877, 4140), keeps those the
 solver-free checker :func:`ccgmerge.check.check_plan` accepts (it applies
 every rule: partition, contiguity, floor, ceiling/max_units, nested, aligned,
 locks), and scores each with the library's own solver-free metrics
-(:func:`ccgmerge.plan.objective_value`, fed with the partition's metrics).
+(:func:`ccgmerge.metrics.objective_value`, fed with the partition's metrics).
 
-Metrics: :func:`ccgmerge.plan.plan_metrics` costs a few milliseconds (pandas),
+Metrics: :func:`ccgmerge.metrics.plan_metrics` costs a few milliseconds (pandas),
 too slow for thousands of partitions, so brute force computes the five
 objective terms with a small pure-Python re-implementation of the
 definitions (:func:`fast_metrics`; "moved" by an exact maximum-weight
@@ -19,14 +19,14 @@ library's definitions.
 
 Two scores are kept per feasible partition:
 
-* ``value``: :func:`ccgmerge.plan.objective_value` (what ``Plan.objective``
+* ``value``: :func:`ccgmerge.metrics.objective_value` (what ``Plan.objective``
   reports);
 * ``stages``: the tuple the optimiser minimises lexicographically, one entry
   per stage: a single weighted stage, or one stage per term of a
   lexicographic objective; in ``penalised`` mode ``penalty_weight *
   noncoterminous`` is added to the first stage (the Scenario docstring: "each
   person living outside their group's main HWB adds penalty_weight to the
-  objective"; cf. ``ccgmerge.engine.solve._terms``).
+  objective"; cf. ``ccgmerge.engine.formulations.base.objective_stages``).
 
 To save time, only partitions whose groups are all connected (when contiguity
 is on) and all reach the floor are passed to the checker: both are necessary
@@ -50,7 +50,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ccgmerge.check import check_plan
 from ccgmerge.instance import Instance
-from ccgmerge.plan import objective_value, plan_metrics
+from ccgmerge.metrics import objective_value, plan_metrics
 from ccgmerge.rules import is_connected_set
 from ccgmerge.scenario import Coterminosity, Objective, Scenario
 

@@ -41,7 +41,8 @@ from ccgmerge.check import check_plan
 from ccgmerge.errors import ScenarioError
 from ccgmerge.instance import Instance
 from ccgmerge.engine.solve import solve
-from ccgmerge.plan import Status, objective_value, plan_metrics
+from ccgmerge.metrics import objective_value, plan_metrics
+from ccgmerge.plan import Status
 from ccgmerge.scenario import Coterminosity, Objective, Scenario
 
 MODES = ("off", "nested", "aligned", "penalised")
@@ -904,7 +905,7 @@ def test_regression_cbc_root_lp_infeasible_nested_ceiling():
     assert_matches_brute(inst, Scenario(floor=55, ceiling=99, coterminosity="nested"), formulation="compact")
 
 
-# fixed: objective_value adds the penalty whatever the weighted terms (as optimise._terms does)
+# fixed: objective_value adds the penalty whatever the weighted terms (as objective_stages does)
 def test_regression_penalised_objective_value_matches_minimised_quantity():
     mem = [(0, "H0", 4), (1, "H1", 3), (1, "H0", 6), (2, "H1", 4), (3, "H0", 5), (4, "H0", 1), (4, "H1", 8),
            (5, "H1", 5), (5, "H0", 3)]
@@ -1011,7 +1012,8 @@ def test_unsplittable_sets_match_brute_force(data):
     enumerated by brute force over all subsets."""
     import itertools
 
-    from ccgmerge.engine.subsets import connected_pieces, is_splittable, unsplittable_sets
+    from ccgmerge.engine.formulations.partition import is_splittable, unsplittable_sets
+    from ccgmerge.engine.subsets import connected_pieces
 
     case = data.draw(cases(min_units=2), label="case")
     inst = case.inst
@@ -1082,7 +1084,7 @@ def test_limits_are_rules_the_checker_applies():
 def test_epsilon_frontier_is_the_brute_force_pareto_set(objective, data):
     """pareto_frontier(method='epsilon') returns exactly the non-dominated
     (objective, noncoterminous) points of all feasible partitions."""
-    from ccgmerge.analysis.sweep import pareto_frontier
+    from ccgmerge.analysis.pareto import pareto_frontier
 
     case = data.draw(cases(baseline=False), label="case")
     floor = data.draw(st.integers(1, max(1, sum(case.pops) // 2)), label="floor")
@@ -1239,7 +1241,7 @@ def test_cbc_dies_with_its_python(tmp_path):
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     script = (
         "import pulp\n"
-        "from ccgmerge import solvers\n"
+        "from ccgmerge.engine import backends as solvers\n"
         f"pulp.PULP_CBC_CMD = lambda **kw: pulp.COIN_CMD(path={str(fake)!r}, **kw)\n"
         "prob = pulp.LpProblem('p', pulp.LpMinimize)\n"
         "prob += pulp.LpVariable('x', 0, 1, cat='Binary')\n"
@@ -1284,14 +1286,15 @@ def test_enumeration_stops_at_the_deadline():
 
     import ccgmerge.data.synthetic as syn
     from ccgmerge.engine import subsets as cand
+    from ccgmerge.engine.formulations.partition import unsplittable_sets
 
     inst = syn.generate(40, seed=3)
     nb, w = inst.neighbours, inst.population.tolist()
     floor = 2 * float(np.median(w))
-    assert cand.unsplittable_sets(nb, w, floor)  # enough sets to pass a check point
+    assert unsplittable_sets(nb, w, floor)  # enough sets to pass a check point
     past = time.perf_counter() - 1.0
     with pytest.raises(cand.CandidateLimitError, match="time limit"):
-        cand.unsplittable_sets(nb, w, floor, deadline=past)
+        unsplittable_sets(nb, w, floor, deadline=past)
     with pytest.raises(cand.CandidateLimitError, match="time limit"):
         cand.minimal_sets(nb, w, floor, deadline=past)
     assert cand.minimal_sets(nb, w, floor, deadline=time.perf_counter() + 3600) == cand.minimal_sets(nb, w, floor)
@@ -1300,12 +1303,12 @@ def test_enumeration_stops_at_the_deadline():
 def test_no_plan_from_the_models_falls_back_to_the_greedy_plan(monkeypatch):
     """When every model ends without a plan (as at a time limit), solve returns
     the greedy heuristic's plan: FEASIBLE, bound unknown, checked."""
-    import ccgmerge.engine.solve as opt
     import ccgmerge.data.synthetic as syn
+    from ccgmerge.engine import backends
     from ccgmerge.engine.heuristics import greedy_merge
     from ccgmerge.engine.backends import SolveOutcome
 
-    monkeypatch.setattr(opt, "_run", lambda *a, **k: SolveOutcome(Status.NO_SOLUTION, None, None, 0.0, "fake", "stopped"))
+    monkeypatch.setattr(backends, "run", lambda *a, **k: SolveOutcome(Status.NO_SOLUTION, None, None, 0.0, "fake", "stopped"))
     inst = syn.generate(30, seed=4)
     sc = Scenario(floor=300_000, coterminosity="penalised")
     plan = solve(inst, sc, time_limit=5)

@@ -11,9 +11,9 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from ccgmerge import plots  # noqa: E402
 from ccgmerge.analysis.compare import configuration_plan  # noqa: E402
 from ccgmerge.engine.solve import solve  # noqa: E402
+from ccgmerge.plots import maps, style  # noqa: E402
 from ccgmerge.plots import (  # noqa: E402
     PALETTE,
     UNMERGED_COLOUR,
@@ -126,7 +126,7 @@ def test_ax_argument_draws_into_given_axes(synthetic_plan):
 def test_missing_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r'pip install "ccgmerge\[maps\]"'):
-        plots._require_matplotlib()
+        style.require_matplotlib()
 
 
 # --------------------------------------------------------------------------- colours
@@ -181,12 +181,12 @@ def test_real_map_json_fallback(tmp_path, real_plan, monkeypatch):
     from matplotlib.image import imread
 
     with monkeypatch.context() as m:
-        m.setattr(plots, "_geopandas", lambda: None)
+        m.setattr(maps, "geopandas_or_none", lambda: None)
         fig = plot_plan_map(real_plan, tmp_path / "json.png", dpi=40)
     paths = _collections(fig, "PathCollection")
     assert [len(p.get_paths()) for p in paths[:2]] == [211, 152]
     assert png_size(tmp_path / "json.png") == (440, 400)
-    if plots._geopandas() is None:
+    if maps.geopandas_or_none() is None:
         return
     plot_plan_map(real_plan, tmp_path / "gpd.png", dpi=40)
     a, b = imread(tmp_path / "gpd.png"), imread(tmp_path / "json.png")
@@ -206,7 +206,7 @@ def test_real_configuration_map_marks_rule_breakers(tmp_path, ccg2013):
 
 
 def test_missing_boundary_file_falls_back_to_network(tmp_path, real_plan, monkeypatch):
-    monkeypatch.setattr(plots, "_default_file", lambda name: None)
+    monkeypatch.setattr(maps, "default_boundary_file", lambda name: None)
     fig = plot_plan_map(real_plan, tmp_path / "net.png", dpi=30)
     assert len(_collections(fig, "LineCollection")) == 2
     # nodes at the population centroids (lon/lat): aspect 1/cos(latitude)

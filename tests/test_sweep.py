@@ -23,21 +23,20 @@ import conftest
 from ccgmerge import generate
 from ccgmerge.errors import ScenarioError
 from ccgmerge.scenario import Scenario
+from ccgmerge.analysis.pareto import pareto_frontier
 from ccgmerge.analysis.sweep import (
     Run,
     RunOptions,
-    allowance_curve,
     grid,
     inflation_scenarios,
     load_plan,
     load_results,
-    pareto_frontier,
     read_config,
     run_sweep,
     scenario_key,
     sweep_from_config,
-    viability_allowance,
 )
+from ccgmerge.analysis.viability import allowance_curve, viability_allowance
 
 ROOT = Path(__file__).resolve().parent.parent
 

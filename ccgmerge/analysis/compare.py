@@ -75,7 +75,8 @@ import pandas as pd
 from ccgmerge.check import check_plan
 from ccgmerge.errors import ValidationError, format_items
 from ccgmerge.instance import Instance
-from ccgmerge.plan import Plan, Status, groups_from_assignment, objective_value, plan_metrics
+from ccgmerge.metrics import groups_from_assignment, objective_value, plan_metrics
+from ccgmerge.plan import Plan, Status
 from ccgmerge.scenario import Scenario
 
 __all__ = ["Comparison", "compare_assignments", "configuration_plan", "compare_with_history"]

@@ -1,4 +1,4 @@
-"""Enumeration of candidate groups for the packing formulation.
+"""Enumeration of connected unit sets: the candidates of the packing and aligned formulations.
 
 A *candidate* is a connected set of nodes whose weight reaches the floor and
 that is inclusion-minimal: no connected proper subset reaches the floor. For a
@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 __all__ = ["minimal_sets", "rooted_sets", "CandidateLimitError", "connected_subsets_below", "connected_pieces",
-           "is_splittable", "find_split", "refine_unsplittable", "unsplittable_sets"]
+           "check_deadline"]
 
 
 class CandidateLimitError(RuntimeError):
@@ -82,7 +82,7 @@ def _is_minimal(members, total, weight, floor, nb, root=None) -> bool:
     return True
 
 
-def _past(deadline: float | None, explored: int) -> None:
+def check_deadline(deadline: float | None, explored: int) -> None:
     """Raise CandidateLimitError once ``deadline`` (a ``time.perf_counter()``
     value) has passed; checked at the first set explored and every 1,024 after."""
     if deadline is not None and explored % 1024 == 1 and time.perf_counter() > deadline:
@@ -117,7 +117,7 @@ def _esu(start: int | Sequence[int], allowed: Callable[[int], bool], nb, weight,
                 counter[1] += 1
                 if limit is not None and counter[1] > 20 * limit:
                     raise CandidateLimitError(f"more than {20 * limit:,} connected sets explored")
-                _past(deadline, counter[1])
+                check_deadline(deadline, counter[1])
             if t >= floor and (valid is None or valid(newsub)):
                 emit(newsub, t)
                 if counter is not None:
@@ -189,179 +189,3 @@ def connected_subsets_below(nb, weight, floor, nodes=None, limit=None) -> list[t
     found: list = []
     minimal_sets(nb, weight, floor, nodes=nodes, limit=limit, below=lambda s, w: found.append((s, w)))
     return found
-
-
-def is_splittable(members: Sequence[int], nb, weight, floor) -> bool:
-    """Whether the connected set ``members`` splits into two connected parts that
-    both reach the floor (see :func:`find_split`)."""
-    return find_split(members, nb, weight, floor) is not None
-
-
-def refine_unsplittable(members: Sequence[int], nb, weight, floor) -> list[tuple[int, ...]]:
-    """Split a connected set reaching the floor into unsplittable parts (each
-    connected and reaching the floor), splitting while a split exists.
-
-    >>> nb = [[1], [0, 2], [1, 3], [2]]             # path 0 - 1 - 2 - 3
-    >>> refine_unsplittable([0, 1, 2, 3], nb, [60, 50, 70, 40], 100)
-    [(0, 1), (2, 3)]
-    """
-    out, todo = [], [sorted(members)]
-    while todo:
-        S = todo.pop()
-        parts = find_split(S, nb, weight, floor)
-        if parts is None:
-            out.append(tuple(S))
-        else:
-            todo += [sorted(parts[0]), sorted(parts[1])]
-    return sorted(out)
-
-
-def find_split(members: Sequence[int], nb, weight, floor) -> tuple[list[int], list[int]] | None:
-    """Two connected parts of the connected set ``members`` that both reach the
-    floor (``(A, rest)``, each sorted), or None if there are none.
-
-    Parts ``A`` holding the smallest member are grown by ESU; a part is a
-    witness when it reaches the floor, leaves at least the floor outside it,
-    and its complement is connected.
-
-    >>> nb = [[1], [0, 2], [1, 3], [2]]             # path 0 - 1 - 2 - 3
-    >>> find_split([0, 1, 2, 3], nb, [60, 50, 70, 40], 100)   # {0, 1} | {2, 3}
-    ([0, 1], [2, 3])
-    >>> find_split([0, 1, 2], nb, [60, 50, 70], 100) is None
-    True
-    """
-    members = sorted(members)
-    total = sum(weight[v] for v in members)
-    if total < 2 * floor or len(members) < 2:
-        return None
-    inside = set(members)
-    s0 = members[0]
-    cap = total - floor
-    quick = _tree_split(members, inside, nb, weight, floor, total)
-    if quick is not None:
-        return quick
-    # every connected set A containing s0 with weight <= total - floor, by ESU, pruned:
-    # once S - A falls into pieces, a split's other part lies inside one piece, so A
-    # must grow by every other piece; a branch where that passes the cap, or where no
-    # piece reaches the floor, holds no split
-    def hopeless(a_members, a_weight):
-        pieces = connected_pieces(nb, inside.difference(a_members))
-        ws = [sum(weight[v] for v in pc) for pc in pieces]
-        big = max(ws, default=0)
-        return len(pieces), big < floor or a_weight + (sum(ws) - big) > cap
-
-    if floor <= weight[s0] <= cap and len(connected_pieces(nb, inside - {s0})) == 1:
-        return [s0], sorted(inside - {s0})
-    stack = [([s0], [u for u in sorted(nb[s0]) if u in inside], weight[s0], {s0} | set(nb[s0]))]
-    while stack:
-        sub, ext, tot, closed = stack.pop()
-        while ext:
-            w = ext.pop()
-            t = tot + weight[w]
-            if t > cap:
-                continue
-            newsub = sub + [w]
-            n_pieces, prune = hopeless(newsub, t)
-            if t >= floor and n_pieces == 1:
-                return sorted(newsub), sorted(inside.difference(newsub))
-            if prune:
-                continue
-            new_ext = ext + [u for u in nb[w] if u in inside and u not in closed]
-            stack.append((newsub, new_ext, t, closed | set(nb[w])))
-    return None
-
-
-def _tree_split(members: list[int], inside: set[int], nb, weight, floor, total) -> tuple[list[int], list[int]] | None:
-    """A split found by cutting one edge of a breadth-first spanning tree, or None.
-
-    Both sides of a tree edge are connected (through the tree), so a subtree
-    whose weight lies in ``[floor, total - floor]`` is a witness. It tries
-    the tree rooted at every member; it is a fast sufficient test, and
-    :func:`find_split` searches exhaustively only when it fails. Returns
-    ``(part holding members[0], rest)``, each sorted.
-
-    >>> nb = [[1], [0, 2], [1, 3], [2]]             # path 0 - 1 - 2 - 3
-    >>> _tree_split([0, 1, 2, 3], {0, 1, 2, 3}, nb, [60, 50, 70, 40], 100, 220)
-    ([0, 1], [2, 3])
-    """
-    for root in members:
-        parent = {root: -1}
-        order = [root]
-        for u in order:
-            for v in sorted(nb[u]):
-                if v in inside and v not in parent:
-                    parent[v] = u
-                    order.append(v)
-        sub = {v: weight[v] for v in order}
-        for v in reversed(order[1:]):
-            sub[parent[v]] += sub[v]
-        for v in order[1:]:
-            if floor <= sub[v] <= total - floor:
-                side = {v}
-                for u in order:  # order lists parents before children
-                    if parent[u] in side:
-                        side.add(u)
-                a, b = sorted(side), sorted(inside - side)
-                return (a, b) if members[0] in side else (b, a)
-    return None
-
-
-def unsplittable_sets(nb: Sequence[Sequence[int]], weight: Sequence[float], floor: float,
-                      nodes: Iterable[int] | None = None, limit: int | None = None,
-                      prune: Callable | None = None, deadline: float | None = None) -> list[tuple[int, ...]]:
-    """All connected sets reaching the floor that cannot be split into two
-    connected parts both reaching the floor (sorted tuples).
-
-    Splittability is inherited by connected supersets (attach each added piece
-    to a part it touches), so every connected subset of an unsplittable set is
-    unsplittable, and ESU can stop extending a set as soon as it splits.
-    ``prune(members)``, if given, marks sets to drop together with all their
-    supersets (e.g. above a ceiling, or holding an ``apart`` pair). Past
-    ``deadline`` (a ``time.perf_counter()`` value) it raises
-    :class:`CandidateLimitError`.
-
-    Any plan can be refined into one whose groups are all unsplittable without
-    worsening merges, noncoterminous population, or (every unit its own
-    baseline) population moved; these sets are the columns of the partition
-    model (:func:`ccgmerge.engine.formulations.model.build_partition`).
-
-    >>> nb = [[1], [0, 2], [1, 3], [2]]             # path 0 - 1 - 2 - 3
-    >>> unsplittable_sets(nb, [60, 50, 70, 40], 100)
-    [(0, 1), (0, 1, 2), (1, 2), (1, 2, 3), (2, 3)]
-    """
-    nodes = sorted(range(len(nb)) if nodes is None else set(nodes))
-    inside = set(nodes)
-    out: list[tuple[int, ...]] = []
-    explored = 0
-
-    def keep(sub, tot):
-        if prune is not None and prune(sub):
-            return False
-        if tot >= floor:
-            if is_splittable(sub, nb, weight, floor):
-                return False
-            out.append(tuple(sorted(sub)))
-            if limit is not None and len(out) > limit:
-                raise CandidateLimitError(f"more than {limit:,} candidate groups")
-        return True
-
-    for v in nodes:
-        if not keep([v], weight[v]):
-            continue
-        closed = {v} | set(nb[v])
-        stack = [([v], [u for u in sorted(nb[v]) if u > v and u in inside], weight[v], closed)]
-        while stack:
-            sub, ext, tot, closed = stack.pop()
-            while ext:
-                w = ext.pop()
-                explored += 1
-                if limit is not None and explored > 20 * limit:
-                    raise CandidateLimitError(f"more than {20 * limit:,} connected sets explored")
-                _past(deadline, explored)
-                newsub = sub + [w]
-                t = tot + weight[w]
-                if not keep(newsub, t):
-                    continue
-                new_ext = ext + [u for u in nb[w] if u > v and u in inside and u not in closed]
-                stack.append((newsub, new_ext, t, closed | set(nb[w])))
-    return sorted(out)

@@ -1,1 +1,59 @@
-"""The exact formulations, one module each."""
+"""The exact formulations, one module each, behind one interface (:mod:`.base`).
+
+:data:`FORMULATIONS` is the order in which :func:`ccgmerge.engine.solve.solve`
+tries them on each block; the first that is exact, accepts the block and
+returns a result wins:
+
+========================  ===============  ==================================================
+module                    name             what it solves
+========================  ===============  ==================================================
+:mod:`.trivial`           packing          blocks whose optimum needs no model
+:mod:`.aligned`           packing          aligned mode: packing with a split-HWB search
+:mod:`.packing`           packing          minimal viable groups, packed (off, nested)
+:mod:`.partition`         partition        set partitioning over unsplittable groups
+:mod:`.labelled`          labelled         realignment from a baseline (the realign engine)
+:mod:`.compact`           compact          the assignment model, exact for everything
+========================  ===============  ==================================================
+
+``name`` is what ``solve(formulation=...)`` selects.
+
+Examples
+--------
+>>> [f.name for f in FORMULATIONS]
+['packing', 'packing', 'packing', 'partition', 'labelled', 'compact']
+>>> import ccgmerge.data.synthetic as syn
+>>> from ccgmerge.scenario import Scenario
+>>> why_not_exact("labelled", syn.generate(20, seed=2), Scenario(floor=300_000))
+'an objective other than moved alone, or no baseline grouping'
+"""
+
+from __future__ import annotations
+
+from ccgmerge.engine.formulations.aligned import ALIGNED
+from ccgmerge.engine.formulations.base import Formulation
+from ccgmerge.engine.formulations.compact import COMPACT
+from ccgmerge.engine.formulations.labelled import LABELLED
+from ccgmerge.engine.formulations.packing import PACKING
+from ccgmerge.engine.formulations.partition import PARTITION
+from ccgmerge.engine.formulations.trivial import TRIVIAL
+from ccgmerge.instance import Instance
+from ccgmerge.scenario import Scenario
+
+__all__ = ["FORMULATIONS", "NAMES", "why_not_exact", "Formulation"]
+
+#: the formulations in the order they are tried on each block
+FORMULATIONS: tuple[Formulation, ...] = (TRIVIAL, ALIGNED, PACKING, PARTITION, LABELLED, COMPACT)
+
+#: what ``solve(formulation=...)`` accepts
+NAMES: tuple[str, ...] = ("auto", "packing", "partition", "labelled", "compact")
+
+
+def why_not_exact(name: str, instance: Instance, scenario: Scenario) -> str | None:
+    """None when the formulation called ``name`` is exact for the scenario; else why not.
+
+    For a name shared by several entries (``packing``), they share one condition.
+    """
+    for f in FORMULATIONS:
+        if f.name == name:
+            return f.why_not_exact(instance, scenario)
+    raise ValueError(f"unknown formulation {name!r}; known: {', '.join(NAMES[1:])}.")
