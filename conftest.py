@@ -1,24 +1,27 @@
-"""Root pytest configuration: doctests that read the real data in ../shared/data
-run wherever it exists; they are skipped only where the folder is absent and
-CI is unset (in CI a missing folder fails them, as it should)."""
+"""Root pytest configuration.
 
-import os
+The real tables ship inside the package (``ccgmerge/data/real``), so the
+doctests that read them always run: they are never skipped. A wrong
+``CCGMERGE_DATA`` (a folder without ``ccg2013_units.csv``) makes them fail
+with a message naming the folder. The header of the test report says which
+data folder and which optional geometry files the run uses.
+"""
 
-import pytest
-
-from ccgmerge.data import has_real_data
-
-_REAL_DATA_DOCTESTS = (
-    "ccgmerge/data/__init__.py",
-    "ccgmerge/data/lsoa.py",
-    "ccgmerge/data/configurations.py",
-)
+from ccgmerge.data.paths import GEOMETRY_FILES, data_dir, geometry_file
+from ccgmerge.errors import DataNotFoundError
 
 
-def pytest_collection_modifyitems(config, items):
-    if has_real_data() or os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-        return
-    skip = pytest.mark.skip(reason="real data folder ../shared/data absent and CI unset")
-    for item in items:
-        if item.nodeid.startswith(_REAL_DATA_DOCTESTS):
-            item.add_marker(skip)
+def pytest_report_header(config):
+    try:
+        tables = str(data_dir())
+    except DataNotFoundError as exc:
+        tables = f"MISSING ({exc})"
+    found = []
+    for name in GEOMETRY_FILES:
+        try:
+            geometry_file(name)
+            found.append(name)
+        except DataNotFoundError:
+            pass
+    return [f"ccgmerge real tables: {tables}",
+            f"ccgmerge geometry found: {', '.join(found) or 'none (tests that need them skip locally, fail in CI)'}"]

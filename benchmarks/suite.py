@@ -649,7 +649,7 @@ def _run_spopt(inst, case: Case, scenario) -> dict:
     import numpy as np
 
     from ccgmerge.check import check_plan
-    from ccgmerge.data import data_dir
+    from ccgmerge.data import geometry_file
 
     out: dict[str, Any] = {"peer": "spopt.MaxPHeuristic"}
     try:
@@ -661,7 +661,7 @@ def _run_spopt(inst, case: Case, scenario) -> dict:
         out.update(peer_status="unavailable", peer_error=f"{type(exc).__name__}: {exc}")
         return out
     out["peer_version"] = f"spopt {spopt.__version__}, libpysal {libpysal.__version__}, geopandas {gpd.__version__}"
-    gdf = gpd.read_file(data_dir() / "ccg2013_boundaries.geojson")
+    gdf = gpd.read_file(geometry_file("ccg2013_boundaries.geojson"))
     gdf = gdf.set_index("ccg_code").loc[list(inst.unit_codes)].reset_index()
     gdf["population"] = np.asarray(inst.population, dtype=float)
     units = inst.units.loc[list(inst.unit_codes)]
@@ -691,13 +691,13 @@ def _run_spopt(inst, case: Case, scenario) -> dict:
 
 
 def code_version() -> dict:
-    """The optimiser code a run used: git HEAD and a hash of ccgmerge/*.py as
+    """The optimiser code a run used: git HEAD and a hash of every ccgmerge/**/*.py as
     they are on disk (others may be editing them; ``dirty`` says so)."""
     import hashlib
 
     h = hashlib.sha256()
-    for p in sorted((ROOT / "ccgmerge").glob("*.py")):
-        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    for p in sorted((ROOT / "ccgmerge").rglob("*.py")):
+        h.update(p.relative_to(ROOT / "ccgmerge").as_posix().encode() + b"\0" + p.read_bytes())
     out = {"ccgmerge_sha256": h.hexdigest()[:16], "git_head": None, "dirty": None}
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
@@ -1171,7 +1171,7 @@ def write_outputs(out_dir: str | Path, *, quiet: bool = False) -> dict:
         key = f"{c.get('ccgmerge_sha256', '?')} (git {c.get('git_head', '?')}{', dirty' if c.get('dirty') else ''})"
         codes[key] = codes.get(key, 0) + 1
     loads = [max(r.get("loadavg_start") or 0, r.get("loadavg_end") or 0) for r in recs if r.get("loadavg_end") is not None]
-    parts.append("== provenance ==\nccgmerge code (sha256 of ccgmerge/*.py): " + "; ".join(f"{k}: {n} runs" for k, n in codes.items())
+    parts.append("== provenance ==\nccgmerge code (sha256 of ccgmerge/**/*.py): " + "; ".join(f"{k}: {n} runs" for k, n in codes.items())
                  + (f"\n1-minute load average during runs: median {sorted(loads)[len(loads) // 2]:.1f}, max {max(loads):.1f} "
                     f"on {os.cpu_count()} cores (a load above 1 means other work shared the machine)" if loads else ""))
     text = "\n\n".join(parts)

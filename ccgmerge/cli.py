@@ -20,12 +20,12 @@ Exit codes (``solve``)
 
 Input
 -----
-``--dataset ccg2013`` (the default) reads the real data folder
+``--dataset ccg2013`` (the default) reads the real tables
 (:func:`ccgmerge.data.data_dir`: ``--data DIR``, else ``CCGMERGE_DATA``, else
-``../shared/data``). When that folder is missing and ``--data`` was not given,
-the CLI prints a notice and uses ``generate(211, seed=0)`` instead, so the
-README's first command works on any machine. ``--data DIR`` naming a missing
-folder is an error (exit 1).
+``../shared/data``, else the copy shipped inside the package), so the
+README's first command solves the real 211 CCGs on any machine. ``--data DIR``
+or ``CCGMERGE_DATA`` naming a missing folder is an error (exit 1, naming it).
+``--dataset synthetic`` generates a seeded instance instead.
 
 Examples
 --------
@@ -47,7 +47,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ccgmerge import data as _data
-from ccgmerge.errors import CCGMergeError, DataNotFoundError, ScenarioError
+from ccgmerge.errors import CCGMergeError, ScenarioError
 from ccgmerge.instance import Instance
 from ccgmerge.scenario import Coterminosity, Objective, Scenario
 
@@ -59,7 +59,7 @@ EXIT_INFEASIBLE = 2
 EXIT_NO_SOLUTION = 3
 EXIT_CHECK_FAILED = 4
 
-#: Units of the synthetic instance used when the real data is absent.
+#: Units and seed of ``--dataset synthetic`` when ``--units`` / ``--seed`` are not given.
 FALLBACK_UNITS = 211
 FALLBACK_SEED = 0
 #: Merged groups listed in the printed table (all of them are in groups.csv).
@@ -135,8 +135,7 @@ def parse_objective(text: str):
 def _input_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("input (a built-in dataset, or your own four CSV files)")
     g.add_argument("--dataset", choices=["ccg2013", "lsoa2013", "synthetic"], default=None,
-                   help="built-in instance (default ccg2013: the 211 CCGs of April 2013; falls back to a "
-                        "synthetic instance with a notice when the real data folder is absent and --data is not given)")
+                   help="built-in instance (default ccg2013: the 211 CCGs of April 2013, shipped with ccgmerge)")
     g.add_argument("--hwb", action="append", metavar="CODE",
                    help="lsoa2013 only: keep the LSOAs of this HWB (GSS code, e.g. E06000005); repeatable")
     g.add_argument("--units", type=_number(int, "--units", 1), metavar="N",
@@ -144,7 +143,8 @@ def _input_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=_number(int, "--seed", 0), metavar="S",
                    help=f"synthetic only: random seed (default {FALLBACK_SEED})")
     g.add_argument("--data", metavar="DIR",
-                   help="real data folder (default: $CCGMERGE_DATA, else ../shared/data); must exist")
+                   help="real data folder (default: $CCGMERGE_DATA, else ../shared/data, else the tables shipped "
+                        "with ccgmerge); must exist")
     g.add_argument("--units-csv", metavar="FILE", help="units table: code, population [, name, ...]")
     g.add_argument("--areas-csv", metavar="FILE", help="areas (HWBs) table: code, population [, name]")
     g.add_argument("--membership-csv", metavar="FILE", help="membership table: unit, area, population")
@@ -269,7 +269,7 @@ def _check_input_args(a) -> str:
 
 
 def load_instance(a) -> Instance:
-    """The instance the input options describe (prints the fallback notice)."""
+    """The instance the input options describe (a missing data folder is a DataNotFoundError)."""
     dataset = _check_input_args(a)
     if dataset == "csv":
         inst = _data.from_csv(a.units_csv, a.areas_csv, a.membership_csv, a.adjacency_csv,
@@ -280,27 +280,11 @@ def load_instance(a) -> Instance:
         inst = generate(a.units if a.units is not None else FALLBACK_UNITS,
                         seed=a.seed if a.seed is not None else FALLBACK_SEED)
     else:
-        if a.data is not None:
-            folder = _data.data_dir(a.data)  # a missing explicit folder is an error
+        folder = _data.data_dir(a.data)  # --data, else CCGMERGE_DATA, ..., else the packaged tables
+        if dataset == "ccg2013":
+            inst = _data.load_ccg2013(folder)
         else:
-            try:
-                folder = _data.data_dir()
-            except DataNotFoundError:
-                if dataset != "ccg2013":
-                    raise
-                where = " or ".join(str(p) for p in _data.data_locations())
-                _say(f"notice: real data not found at {where}; using a synthetic instance (seed {FALLBACK_SEED}) "
-                     f"instead: generate({FALLBACK_UNITS}, seed={FALLBACK_SEED}). Set CCGMERGE_DATA or pass "
-                     "--data DIR to use the real 2013 CCGs.", sys.stderr)
-                from ccgmerge.data.synthetic import generate
-
-                folder = None
-                inst = generate(FALLBACK_UNITS, seed=FALLBACK_SEED)
-        if folder is not None:
-            if dataset == "ccg2013":
-                inst = _data.load_ccg2013(folder)
-            else:
-                inst = _data.load_lsoa2013(folder, hwbs=a.hwb)
+            inst = _data.load_lsoa2013(folder, hwbs=a.hwb)
     if a.add_edge or a.remove_edge:
         inst = inst.with_edges(add=[tuple(p) for p in a.add_edge], remove=[tuple(p) for p in a.remove_edge])
     return inst

@@ -2,8 +2,8 @@
 
 Most tests call :func:`ccgmerge.cli.main` in-process and read the exit code,
 stdout/stderr and the files written by ``--out``. One test runs
-``python -m ccgmerge`` in a subprocess. The real-data tests skip locally,
-and fail in CI, when the data folder is absent (see ``conftest.py``).
+``python -m ccgmerge`` in a subprocess. The real tables ship with the
+package, so the real-data tests never skip (see ``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import conftest
 import ccgmerge.engine.solve
 from ccgmerge.check import check_plan
 from ccgmerge.cli import build_parser, main, parse_objective
-from ccgmerge.data import to_csv
+from ccgmerge.data import load_ccg2013, to_csv
+from ccgmerge.data import paths
 from ccgmerge.errors import ScenarioError
 from ccgmerge.plan import Plan, Status
 from ccgmerge.scenario import Scenario
@@ -300,17 +301,44 @@ def test_checker_failure_is_exit_4(monkeypatch, capsys):
 
 
 # --------------------------------------------------------------------------- data folder
-def test_fallback_when_default_data_missing(monkeypatch, tmp_path, capsys):
+def test_default_is_the_packaged_real_data_without_a_data_folder(monkeypatch, tmp_path, capsys):
+    """No CCGMERGE_DATA, no ../shared/data: the tables shipped with ccgmerge, never a synthetic instance."""
+    monkeypatch.delenv("CCGMERGE_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(paths, "shared_data_locations", lambda: [])
+    code, out, err = run(capsys, "solve", "--out", tmp_path / "out")
+    assert code == 0, err
+    assert "notice" not in err and "synthetic" not in out + err
+    assert "England CCGs 2013" in out and "status: optimal" in out
+    _, _, summary = check_outputs(tmp_path / "out", 211, 53_434_130)
+    assert summary["instance"]["fingerprint"] == load_ccg2013(paths.packaged_data_dir()).fingerprint
+    code, out, err = run(capsys, "summary")
+    assert code == 0 and "synthetic" not in out + err
+    assert "Instance 'England CCGs 2013': 211 units, 152 areas, population 53,434,130" in out
+
+
+def test_subprocess_default_is_real_from_another_folder(tmp_path):
+    """``python -m ccgmerge solve`` run elsewhere with CCGMERGE_DATA unset solves the real 211 CCGs."""
+    env = {k: v for k, v in os.environ.items() if k != "CCGMERGE_DATA"}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    (tmp_path / "x" / "y").mkdir(parents=True)
+    r = subprocess.run([sys.executable, "-m", "ccgmerge", "solve", "--out", str(tmp_path / "out")],
+                       capture_output=True, text=True, env=env, cwd=tmp_path / "x" / "y", timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "'England CCGs 2013': 211 units" in r.stdout and "synthetic" not in r.stdout + r.stderr
+    check_outputs(tmp_path / "out", 211, 53_434_130)
+
+
+def test_missing_data_folder_in_environment_is_exit_1(monkeypatch, tmp_path, capsys):
     missing = tmp_path / "no-such-folder"
     monkeypatch.setenv("CCGMERGE_DATA", str(missing))
-    code, out, err = run(capsys, "solve", "--out", tmp_path / "out")
-    assert code == 0
-    assert f"real data not found at {missing}; using a synthetic instance (seed 0) instead" in err
-    assert "synthetic-ccg-211-s0" in out
-    _, _, summary = check_outputs(tmp_path / "out", 211)
-    assert summary["instance"]["fingerprint"] == generate(211, seed=0).fingerprint
-    code, out, err = run(capsys, "summary")
-    assert code == 0 and "using a synthetic instance" in err and "211 units" in out
+    for command in ("solve", "summary"):
+        code, out, err = run(capsys, command, *(["--out", tmp_path / "out"] if command == "solve" else []))
+        assert code == 1
+        assert f"real data not found: no ccg2013_units.csv in {missing}, the folder named by CCGMERGE_DATA" in err
+        assert "unset it to use the tables shipped with ccgmerge" in err
+        assert "synthetic" not in out + err
+    assert not (tmp_path / "out").exists()
 
 
 def test_explicit_missing_data_is_exit_1(monkeypatch, tmp_path, capsys):
@@ -318,7 +346,7 @@ def test_explicit_missing_data_is_exit_1(monkeypatch, tmp_path, capsys):
     assert code == 1
     assert "real data not found" in err and "nowhere" in err
     assert "synthetic" not in out + err
-    # lsoa2013 has no fallback
+    # lsoa2013 too
     monkeypatch.setenv("CCGMERGE_DATA", str(tmp_path / "nowhere"))
     code, _, err = run(capsys, "solve", "--dataset", "lsoa2013", "--hwb", "E06000053")
     assert code == 1 and "real data not found" in err

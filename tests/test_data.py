@@ -1,13 +1,15 @@
-"""The real England data (``../shared/data``) and the loaders of :mod:`ccgmerge.data`.
+"""The real England data and the loaders of :mod:`ccgmerge.data`.
 
 Every figure asserted here is documented in PROVENANCE.md / build_qa.json or
-cross-checked between two files of the data folder. Tests that need the data
-skip when it is absent (and fail when ``CI`` is set; see ``conftest.py``).
+cross-checked between two files of the data folder. The tables ship with the
+package, so these tests never skip; only the optional geometry may be absent
+(skip locally, fail when ``CI`` is set; see ``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import numpy as np
@@ -18,6 +20,7 @@ import conftest
 from ccgmerge.data import (
     configuration_names,
     data_dir,
+    data_locations,
     from_csv,
     from_folder,
     load_ccg2013,
@@ -27,6 +30,8 @@ from ccgmerge.data import (
     lsoa_unit_levels,
     to_csv,
 )
+from ccgmerge.data import paths
+from ccgmerge.data.paths import GEOMETRY_FILES, geometry_file, has_real_data, packaged_data_dir
 from ccgmerge.errors import DataNotFoundError, InstanceWarning, ValidationError
 
 ENGLAND = 53_434_130
@@ -59,16 +64,62 @@ def ccg_units(data_path):
 
 
 # ------------------------------------------------------------- data folder
-def test_missing_data_skips_locally_and_fails_in_ci(tmp_path, monkeypatch):
-    monkeypatch.setenv("CCGMERGE_DATA", str(tmp_path / "nowhere"))
-    with pytest.raises(DataNotFoundError, match="nowhere"):
+def test_default_data_folder_ends_with_the_packaged_tables(monkeypatch, tmp_path):
+    monkeypatch.setenv("CCGMERGE_DATA", "")  # empty counts as unset
+    monkeypatch.chdir(tmp_path)
+    places = data_locations()
+    assert places[-1] == packaged_data_dir() and places[:-1] == paths.shared_data_locations()
+    assert data_dir() in places and has_real_data()
+    # with no ../shared/data anywhere the packaged tables are used
+    monkeypatch.setattr(paths, "shared_data_locations", lambda: [])
+    assert data_locations() == [packaged_data_dir()]
+    assert data_dir() == packaged_data_dir() and has_real_data()
+    assert load_ccg2013().n_units == 211
+
+
+def test_missing_data_folder_is_an_error_never_a_skip(tmp_path, monkeypatch):
+    nowhere = tmp_path / "nowhere"
+    monkeypatch.setenv("CCGMERGE_DATA", str(nowhere))
+    assert data_locations() == [nowhere]  # no silent switch to another folder
+    with pytest.raises(DataNotFoundError, match="nowhere") as info:
         data_dir()
-    monkeypatch.delenv("CI", raising=False)
-    with pytest.raises(pytest.skip.Exception):
-        conftest.require_real_data()
+    assert "CCGMERGE_DATA" in str(info.value) and str(packaged_data_dir()) in str(info.value)
+    assert not has_real_data()
+    with pytest.raises(DataNotFoundError, match="nowhere.*--data"):
+        data_dir(nowhere)
+    # the tables ship with the package: a missing folder fails the tests, locally and in CI
+    for ci in ("", "true"):
+        monkeypatch.setenv("CI", ci)
+        with pytest.raises(pytest.fail.Exception, match="nowhere"):
+            conftest.require_real_data()
+
+
+def test_geometry_file_places_and_error(tmp_path, monkeypatch):
+    name = "ccg2013_boundaries.geojson"
+    assert name in GEOMETRY_FILES
+    (tmp_path / "geo").mkdir()
+    (tmp_path / "geo" / name).write_text("{}")
+    assert geometry_file(name, tmp_path / "geo") == (tmp_path / "geo" / name).resolve()
+    monkeypatch.setenv("CCGMERGE_DATA", str(tmp_path / "geo"))
+    assert geometry_file(name) == (tmp_path / "geo" / name).resolve()
+    # missing everywhere: the message names the file, every place and the fixes
+    monkeypatch.setenv("CCGMERGE_DATA", str(tmp_path / "empty"))
+    monkeypatch.setattr(paths, "shared_data_locations", lambda: [tmp_path / "shared"])
+    with pytest.raises(DataNotFoundError) as info:
+        geometry_file(name)
+    msg = str(info.value)
+    assert name in msg and str(tmp_path / "empty") in msg and str(tmp_path / "shared") in msg
+    assert "set CCGMERGE_DATA" in msg and "data=" in msg
+    expected = f"lsoa11_boundaries.gpkg not found; looked in {tmp_path / 'geo'}."
+    with pytest.raises(DataNotFoundError, match=re.escape(expected)):
+        geometry_file("lsoa11_boundaries.gpkg", tmp_path / "geo")
+    # tests that need it: skipped locally with that reason, failed in CI
+    monkeypatch.setenv("CI", "0")
+    with pytest.raises(pytest.skip.Exception, match=f"{name} not found; looked in"):
+        conftest.require_geometry(name)
     monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="CI is set"):
-        conftest.require_real_data()
+    with pytest.raises(pytest.fail.Exception, match=f"CI is set.*{name}"):
+        conftest.require_geometry(name)
 
 
 # -------------------------------------------------------------- CCGs 2013
@@ -123,6 +174,19 @@ def test_ccg2013_without_bridges_isle_of_wight_isolated(data_path):
     comps = inst.components()
     assert len(comps) == 2 and comps[1] == ["10L"]
     assert inst.isolated_units() == ["10L"]
+
+
+def test_ccg2013_boundaries_cover_the_211_ccgs(ccg2013_boundaries, ccg2013):
+    """The optional geometry (skips locally, fails in CI, when absent) matches the tables."""
+    features = json.loads(ccg2013_boundaries.read_text())["features"]
+    codes = {f["properties"]["ccg_code"]: f["properties"]["population"] for f in features}
+    assert len(features) == 211 and set(codes) == set(ccg2013.unit_codes)
+    assert all(codes[c] == ccg2013.units.loc[c, "population"] for c in ccg2013.unit_codes)
+
+
+def test_hwb2013_boundaries_cover_the_152_hwbs(hwb2013_boundaries, ccg2013):
+    features = json.loads(hwb2013_boundaries.read_text())["features"]
+    assert sorted(f["properties"]["hwb_code"] for f in features) == sorted(ccg2013.area_codes)
 
 
 # ------------------------------------------------------------------ LSOAs

@@ -161,7 +161,7 @@ def test_network_fallback_on_synthetic(tmp_path, synthetic_plan):
     assert any(t.startswith("unmerged") for t in texts) and "HWB boundary" not in texts
 
 
-def test_real_map(tmp_path, real_plan):
+def test_real_map(tmp_path, real_plan, ccg2013_boundaries, hwb2013_boundaries):
     """With geopandas when installed, else the json fallback: same checks."""
     fig = plot_plan_map(real_plan, tmp_path / "map.png", dpi=40)
     assert png_size(tmp_path / "map.png") == (440, 400)
@@ -177,7 +177,7 @@ def test_real_map(tmp_path, real_plan):
     assert "101 groups" in main.get_title(loc="left")
 
 
-def test_real_map_json_fallback(tmp_path, real_plan, monkeypatch):
+def test_real_map_json_fallback(tmp_path, real_plan, monkeypatch, ccg2013_boundaries, hwb2013_boundaries):
     from matplotlib.image import imread
 
     with monkeypatch.context() as m:
@@ -194,7 +194,7 @@ def test_real_map_json_fallback(tmp_path, real_plan, monkeypatch):
     assert np.abs(a - b).mean() < 0.01  # the same picture, read two ways
 
 
-def test_real_configuration_map_marks_rule_breakers(tmp_path, ccg2013):
+def test_real_configuration_map_marks_rule_breakers(tmp_path, ccg2013, ccg2013_boundaries, hwb2013_boundaries):
     cp = configuration_plan(ccg2013, "ccg21")
     fig = plot_plan_map(cp, tmp_path / "ccg21.png", dpi=30, london_inset=False)
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
@@ -213,6 +213,6 @@ def test_missing_boundary_file_falls_back_to_network(tmp_path, real_plan, monkey
     assert 1.5 < fig.axes[0].get_aspect() < 1.8
 
 
-def test_explicit_boundaries_must_cover_units(synthetic_plan, data_path):
+def test_explicit_boundaries_must_cover_units(synthetic_plan, ccg2013_boundaries):
     with pytest.raises(ValueError, match="boundaries lack 40 unit"):
-        plot_plan_map(synthetic_plan, boundaries=data_path / "ccg2013_boundaries.geojson")
+        plot_plan_map(synthetic_plan, boundaries=ccg2013_boundaries)

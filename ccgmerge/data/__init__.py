@@ -1,10 +1,12 @@
-"""Loaders for the real England data in ``../shared/data`` and for users' own tables.
+"""Loaders for the real England data and for users' own tables.
 
-The data folder is found, in order, from the ``data_dir`` argument, the
-``CCGMERGE_DATA`` environment variable, and ``../shared/data`` beside the
-project's root (the layout used on every development machine and in CI).
-The files are read in place and never copied into the project; see
-``PROVENANCE.md`` in that folder for what each file is.
+The real tables ship inside the package (``ccgmerge/data/real/``, with
+``PROVENANCE.md`` saying what each file is and ``LICENCE-DATA.md`` the OGL
+v3.0 attribution). The folder read is, in order, the ``data`` argument, the
+``CCGMERGE_DATA`` environment variable, ``../shared/data`` beside the
+project's root or the working folder, and the packaged tables (always
+present); see :mod:`ccgmerge.data.paths`. The large geometry is not packaged:
+:func:`geometry_file` finds it in a data folder.
 
 Loaders
 -------
@@ -23,8 +25,9 @@ All are importable from this package; each lives in a submodule:
   with what actually happened);
 * :func:`from_csv` / :func:`to_csv` / :func:`from_folder`
   (:mod:`~ccgmerge.data.tables`) -- users' own tables, with a column mapping;
-* :func:`data_dir` / :func:`data_locations` / :func:`has_real_data`
-  (:mod:`~ccgmerge.data.paths`) -- where the data folder is;
+* :func:`data_dir` / :func:`data_locations` / :func:`has_real_data` /
+  :func:`packaged_data_dir` / :func:`geometry_file`
+  (:mod:`~ccgmerge.data.paths`) -- where the data folder and the geometry are;
 * :mod:`ccgmerge.data.synthetic` -- seeded synthetic instances.
 
 Examples
@@ -40,7 +43,7 @@ Instance('England CCGs 2013': 211 units, 152 areas, 531 adjacency edges, populat
 from ccgmerge.data.ccg2013 import load_ccg2013
 from ccgmerge.data.configurations import configuration_names, load_configuration
 from ccgmerge.data.lsoa import load_lsoa2013, load_lsoa_units, lsoa_unit_levels
-from ccgmerge.data.paths import data_dir, data_locations, has_real_data
+from ccgmerge.data.paths import data_dir, data_locations, geometry_file, has_real_data, packaged_data_dir
 from ccgmerge.data.tables import from_csv, from_folder, to_csv
 
 __all__ = [
@@ -56,4 +59,6 @@ __all__ = [
     "from_folder",
     "to_csv",
     "data_locations",
+    "geometry_file",
+    "packaged_data_dir",
 ]

@@ -121,15 +121,15 @@ def _title(plan) -> str:
 
 # --------------------------------------------------------------------------- geometry
 def default_boundary_file(name: str) -> Path | None:
-    """The file ``name`` in the real data folder, or None when the folder or the file is missing."""
-    from ccgmerge.data.paths import data_dir
+    """The optional geometry file ``name`` (:func:`ccgmerge.data.geometry_file`: ``CCGMERGE_DATA``,
+    else ``../shared/data``), or None when it is not found (the map is then drawn as a network)."""
+    from ccgmerge.data.paths import geometry_file
     from ccgmerge.errors import DataNotFoundError
 
     try:
-        f = data_dir() / name
+        return geometry_file(name)
     except DataNotFoundError:
         return None
-    return f if f.is_file() else None
 
 
 def _rings_to_path(rings):
@@ -235,7 +235,7 @@ def plot_plan_map(
         Write a PNG there (and an SVG, see the module docstring).
     boundaries : path, GeoJSON dict or GeoDataFrame, optional
         Unit polygons with a ``key`` property (default: the real
-        ``ccg2013_boundaries.geojson`` in :func:`ccgmerge.data.data_dir`).
+        ``ccg2013_boundaries.geojson`` found by :func:`ccgmerge.data.geometry_file`).
         When the default file is missing or does not cover the plan's units
         (a synthetic instance), the plan is drawn as a network at the units'
         coordinates instead. Boundaries given explicitly must cover every unit.
