@@ -156,7 +156,7 @@ def test_owner_set_cost_sees_a_split_label():
 
 
 def _valid(d, groups):
-    return all(sum(int(d.pop[i]) for i in g) >= d.floor and realign._connected(d, g) for g in groups.values())
+    return all(sum(int(d.pop[i]) for i in g) >= d.floor and realign.is_connected(d, g) for g in groups.values())
 
 
 @hsettings(40)
@@ -197,7 +197,7 @@ def test_grow_and_improve(data):
 
     def score(lab):
         groups = {l: [i for i in d.units if lab[i] == l] for l in S}
-        assert all(g and realign._connected(d, g) for g in groups.values())
+        assert all(g and realign.is_connected(d, g) for g in groups.values())
         return sum(max(0, d.floor - sum(int(d.pop[i]) for i in g)) for g in groups.values()), realign.moved_of(d, groups)
 
     lab = realign.grow_plan(d, S)
@@ -222,21 +222,21 @@ def test_label_tree_joins_its_components(data):
     sets = realign.owner_sets(d)
     _, _, S = sets[data.draw(st.integers(0, len(sets) - 1), label="set")]
     l = data.draw(st.sampled_from(S), label="label")
-    options, comps = realign._label_options(d, S, l)
+    options, comps = realign.label_candidates(d, S, l)
     for _, Q in options:
         units, paid = realign.label_tree(d, S, l, Q, comps)
         if len(Q) < 2:
             assert (units, paid) == ([], [])
             continue
-        assert realign._connected(d, units + paid)
+        assert realign.is_connected(d, units + paid)
         assert all(d.base[i] in S and d.base[i] != l for i in paid)
-        free, _ = realign._free_components(d, S, l)
-        dist = [realign._dijkstra(d, comps[q], lambda v: 0 if v in free else int(d.pop[v])) for q in Q]
+        free, _ = realign.free_components(d, S, l)
+        dist = [realign.dijkstra(d, comps[q], lambda v: 0 if v in free else int(d.pop[v])) for q in Q]
         far = max(min(dist[a].get(i, float("inf")) for i in comps[Q[b]]) for a in range(len(Q)) for b in range(len(Q)))
         assert sum(int(d.pop[i]) for i in paid) >= far
         # the corridor only (whole=False): connected, touching every component of Q, paid as above
         cunits, cpaid = realign.label_tree(d, S, l, Q, comps, whole=False)
-        assert realign._connected(d, cunits + cpaid)
+        assert realign.is_connected(d, cunits + cpaid)
         assert all(set(cunits) & set(comps[q]) for q in Q)
         assert all(d.base[i] in S and d.base[i] != l for i in cpaid)
         assert sum(int(d.pop[i]) for i in cpaid) >= far
@@ -260,7 +260,7 @@ def test_search_plan_keeps_a_plan_and_never_worsens(data):
         lab = {i: l for l, g in plan.items() for i in g}
         kicked = realign.perturb_plan(d, S, lab, random.Random(1), 3)
         assert sorted(kicked) == d.units
-        assert all(realign._connected(d, [i for i in d.units if kicked[i] == l]) for l in set(kicked.values()))
+        assert all(realign.is_connected(d, [i for i in d.units if kicked[i] == l]) for l in set(kicked.values()))
         out = realign.search_plan(d, S, plan, patience=20)
         assert sorted(out) == list(S) and sorted(i for g in out.values() for i in g) == d.units
         assert _valid(d, out) and realign.moved_of(d, out) <= realign.moved_of(d, plan)
@@ -396,7 +396,7 @@ def test_connector_branches_cover_every_plan(data):
         for l, g in zip(labels, groups):
             if (S, l) not in cache:
                 pool = (lambda S_: lambda d_, o_: realign.pool_bound(d_, S_, 0, run, opts, None, o_))(S)
-                cache[S, l] = (realign.connector_branches(d, S, l, budget, pool=pool), realign._label_options(d, S, l)[1])
+                cache[S, l] = (realign.connector_branches(d, S, l, budget, pool=pool), realign.label_candidates(d, S, l)[1])
             entries, comps = cache[S, l]
             paid = {i for i in g if d.base[i] in S and d.base[i] != l}
             for e in entries:
