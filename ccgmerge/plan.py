@@ -16,6 +16,7 @@ import pandas as pd
 
 from ccgmerge.instance import Instance
 from ccgmerge.metrics import area_overlaps, plan_metrics
+from ccgmerge.output import atomic_write, csv_safe
 from ccgmerge.rules import Violation
 from ccgmerge.scenario import Scenario
 
@@ -222,14 +223,30 @@ class Plan:
         return d
 
     def to_json(self, path: str | Path | None = None) -> str:
+        """The JSON summary (:meth:`to_dict`); written to ``path`` atomically when given
+        (a temporary file, synced, then renamed: a full disk never leaves it cut short)."""
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
         if path is not None:
-            Path(path).write_text(text)
+            atomic_write(path, text)
         return text
 
     def to_csv(self, path: str | Path) -> None:
-        """Write a row per unit: unit, group."""
-        self.assignment.reset_index().to_csv(path, index=False)
+        """Write a row per unit: unit, group (atomically, like :meth:`to_json`).
+
+        Text cells that a spreadsheet would run as a formula (starting with
+        ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, and not a plain
+        number) are written with a leading ``'`` (:func:`ccgmerge.output.csv_safe`).
+        """
+        atomic_write(path, csv_safe(self.assignment.reset_index()).to_csv(index=False))
+
+    def groups_to_csv(self, path: str | Path) -> None:
+        """Write :attr:`groups_table` (one row per group) atomically.
+
+        As in :meth:`to_csv`, text cells (group ids, members, HWB codes and
+        names) that a spreadsheet would run as a formula get a leading ``'``;
+        numbers (a negative ``margin``) are written as they are.
+        """
+        atomic_write(path, csv_safe(self.groups_table).to_csv(index=False))
 
     def __str__(self) -> str:
         lines = [f"Plan for {self.instance.name}: {self.scenario.describe()}", f"status: {self.status.value}"]

@@ -113,8 +113,9 @@ def _limits(value) -> tuple[tuple[str, float], ...]:
         k, v = item
         if k not in LIMIT_TERMS:
             raise ScenarioError(f"limits: {k!r} cannot be limited; allowed names: {list(LIMIT_TERMS)}.")
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v) or v < 0:
-            raise ScenarioError(f"limits[{k!r}]={v!r}: must be a non-negative number.")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ScenarioError(f"limits[{k!r}]={v!r}: must be a finite, non-negative number (leave the limit "
+                                "out for no bound).")
         if k in out:
             raise ScenarioError(f"limits: {k!r} given twice.")
         out[k] = float(v)
@@ -178,18 +179,20 @@ class Scenario:
         object.__setattr__(self, "coterminosity", cot)
         for name in ("allowance_per_head", "quality_premium_per_head", "fixed_cost", "cost_per_head", "penalty_weight"):
             v = getattr(self, name)
-            if not isinstance(v, (int, float)) or math.isnan(v) or v < 0:
-                raise ScenarioError(f"{name}={v!r}: must be a non-negative number.")
-        if self.floor is not None and (not isinstance(self.floor, (int, float)) or math.isnan(self.floor) or self.floor < 0):
-            raise ScenarioError(f"floor={self.floor!r}: must be a non-negative number.")
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ScenarioError(f"{name}={v!r}: must be a finite, non-negative number.")
+        if self.floor is not None and (not isinstance(self.floor, (int, float)) or not math.isfinite(self.floor)
+                                       or self.floor < 0):
+            raise ScenarioError(f"floor={self.floor!r}: must be a finite, non-negative number.")
         if self.floor is None and self.allowance_per_head + self.quality_premium_per_head - self.cost_per_head <= 0:
             raise ScenarioError(
                 "allowance_per_head + quality_premium_per_head - cost_per_head must be positive: "
                 f"{self.allowance_per_head} + {self.quality_premium_per_head} - {self.cost_per_head} leaves no "
                 "money per head for the fixed cost, so no population is viable."
             )
-        if self.ceiling is not None and (not isinstance(self.ceiling, (int, float)) or self.ceiling <= 0):
-            raise ScenarioError(f"ceiling={self.ceiling!r}: must be a positive number.")
+        if self.ceiling is not None and (not isinstance(self.ceiling, (int, float)) or not math.isfinite(self.ceiling)
+                                         or self.ceiling <= 0):
+            raise ScenarioError(f"ceiling={self.ceiling!r}: must be a finite, positive number (None for no ceiling).")
         if self.ceiling is not None and self.ceiling < self.floor_population:
             raise ScenarioError(f"ceiling {self.ceiling:,} is below the floor {self.floor_population:,}.")
         if self.max_units is not None and (not isinstance(self.max_units, int) or self.max_units < 1):
@@ -224,13 +227,16 @@ class Scenario:
                 return ((Objective(obj), 1.0),)
             if isinstance(obj, Mapping):
                 terms = tuple((Objective(k), float(v)) for k, v in obj.items())
-                if not terms or any(w < 0 for _, w in terms):
-                    raise ScenarioError(f"objective weights must be non-negative and at least one given: {dict(obj)}")
+                if not terms or any(not math.isfinite(w) or w < 0 for _, w in terms):
+                    raise ScenarioError(f"objective weights must be finite, non-negative numbers and at least one "
+                                        f"given: {dict(obj)}")
                 return terms
             terms = tuple((Objective(k), 1.0) for k in obj)
             if not terms:
                 raise ValueError
             return terms
+        except ScenarioError:
+            raise
         except (ValueError, TypeError):
             raise ScenarioError(f"objective={obj!r}; allowed names: {allowed} (one, a tuple, or a name->weight mapping).") from None
 

@@ -10,8 +10,8 @@ copies.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ import pandas as pd
 from ccgmerge.errors import ValidationError, format_items
 
 __all__ = ["validate_tables", "canonical_tables", "edited_adjacency", "scaled_tables", "MEMBERSHIP_TOLERANCE",
-           "MAX_POPULATION"]
+           "MAX_POPULATION", "TableSource"]
 
 #: A unit's membership rows must add up to its population within this many
 #: people, or this share of its population, whichever is larger.
@@ -28,67 +28,124 @@ MEMBERSHIP_TOLERANCE = (1.0, 1e-6)
 MAX_POPULATION = 100_000_000
 
 
-def _population_column(df: pd.DataFrame, col: str, table: str, key: str) -> np.ndarray:
+@dataclass(frozen=True)
+class TableSource:
+    """Where a table came from, for messages: ``label`` (``"units"``, ``"units file 'u.csv'"``) and, for a
+    file, the line of each data row as a text editor counts them (header = line 1); without ``lines`` a
+    row is named by its 0-based position in the DataFrame (``row 0``).
+
+    >>> TableSource("units file 'u.csv'", (2, 3, 5)).where([0, 2])
+    'lines 2, 5'
+    >>> TableSource("units").where([1])
+    'row 1'
+    """
+
+    label: str
+    lines: tuple[int, ...] | None = None
+    header_line: int = 1
+
+    @property
+    def is_file(self) -> bool:
+        return self.lines is not None
+
+    def at(self, i: int) -> str:
+        """``line N`` (a file) or ``row i`` (a DataFrame) for data row ``i``."""
+        if self.lines is not None and 0 <= i < len(self.lines):
+            return f"line {self.lines[i]}"
+        return f"row {i}"
+
+    def item(self, i: int) -> int:
+        """The number a message shows for data row ``i`` (file line or row position)."""
+        return self.lines[i] if self.lines is not None and 0 <= i < len(self.lines) else int(i)
+
+    def where(self, rows) -> str:
+        rows = [int(i) for i in rows]
+        word = "line" if self.lines is not None else "row"
+        return f"{word}{'s' if len(rows) > 1 else ''} {format_items(self.item(i) for i in rows)}"
+
+
+def _files(*sources: TableSource) -> str:
+    """`` (in units file 'u.csv' and ...)`` when some of the tables came from files."""
+    if not any(s.is_file for s in sources):
+        return ""
+    return " (in " + " and ".join(s.label for s in sources) + ")"
+
+
+def _population_column(df: pd.DataFrame, col: str, src: TableSource, key: str) -> np.ndarray:
     """Check a population column: present, numeric, whole, non-negative, not absurd."""
     if col not in df.columns:
         raise ValidationError(
-            f"{table}: column {col!r} is missing (columns are {list(df.columns)}); "
+            f"{src.label}: column {col!r} is missing (columns are {list(df.columns)}); "
             f"map your population column to {col!r}.",
             items=[col],
         )
     raw = df[col]
+    keys = df[key].tolist()
+
+    def value(i: int) -> str:
+        x = raw.iloc[i]
+        return "empty" if pd.isna(x) else f"value {str(x).strip()!r}"
+
+    def named(mask) -> tuple[list, list[str]]:
+        rows = np.flatnonzero(np.asarray(mask))
+        items = [keys[i] for i in rows]
+        if not src.is_file:
+            shown = [str(k) for k in items]
+        elif key == "key":  # membership keys already say where the row is
+            shown = [f"{keys[i]}: {value(i)}" for i in rows]
+        else:
+            shown = [f"{keys[i]} ({src.at(i)}: {value(i)})" for i in rows]
+        return items, shown
+
     values = pd.to_numeric(raw, errors="coerce")
-    bad = df.loc[values.isna(), key].tolist()
-    if bad:
-        raise ValidationError(
-            f"{table}: {col} is missing or not a number for {format_items(bad)}; "
-            "give every row a whole, non-negative population.",
-            items=bad,
-        )
     v = values.to_numpy(dtype=float)
-    bad = df.loc[v < 0, key].tolist()
-    if bad:
-        raise ValidationError(
-            f"{table}: negative {col} for {format_items(bad)}; populations must be >= 0.",
-            items=bad,
-        )
-    bad = df.loc[np.abs(v - np.round(v)) > 1e-9, key].tolist()
-    if bad:
-        raise ValidationError(
-            f"{table}: {col} is not a whole number of people for {format_items(bad)}; "
-            "round the figures before building the instance.",
-            items=bad,
-        )
-    bad = df.loc[v > MAX_POPULATION, key].tolist()
-    if bad:
-        raise ValidationError(
-            f"{table}: {col} above {MAX_POPULATION:,} (more than England) for "
-            f"{format_items(bad)}; check the units of the column.",
-            items=bad,
-        )
+    checks = (
+        (values.isna().to_numpy(), f"{col} is missing or not a number for {{}}; give every row a whole, "
+                                   "non-negative population (digits only, no thousands separators)."),
+        (v < 0, f"negative {col} for {{}}; populations must be >= 0."),
+        (np.abs(v - np.round(v)) > 1e-9, f"{col} is not a whole number of people for {{}}; round the figures "
+                                         "before building the instance."),
+        (v > MAX_POPULATION, f"{col} above {MAX_POPULATION:,} (more than England) for {{}}; check the units "
+                             "of the column."),
+    )
+    for mask, text in checks:
+        bad, shown = named(mask)
+        if bad:
+            raise ValidationError(f"{src.label}: " + text.replace("{}", format_items(shown)), items=bad)
     return np.round(v).astype(np.int64)
 
 
-def _codes(df: pd.DataFrame, col: str, table: str) -> list[str]:
+def _codes(df: pd.DataFrame, col: str, src: TableSource) -> list[str]:
     if col not in df.columns:
         raise ValidationError(
-            f"{table}: column {col!r} is missing (columns are {list(df.columns)}).",
+            f"{src.label}: column {col!r} is missing (columns are {list(df.columns)}).",
             items=[col],
         )
     s = df[col]
     missing = [int(i) for i in np.flatnonzero(s.isna().to_numpy())]
     if missing:
         raise ValidationError(
-            f"{table}: {col} is empty in rows {format_items(missing)}; every row needs a code.",
-            items=missing,
+            f"{src.label}: {col} is empty in {src.where(missing)}; every row needs a code.",
+            items=[src.item(i) for i in missing],
         )
     codes = [str(c).strip() for c in s.tolist()]
     blank = [i for i, c in enumerate(codes) if not c]
     if blank:
         raise ValidationError(
-            f"{table}: {col} is blank in rows {format_items(blank)}.", items=blank
+            f"{src.label}: {col} is blank in {src.where(blank)}.", items=[src.item(i) for i in blank]
         )
     return codes
+
+
+def _duplicates(codes: list[str], src: TableSource) -> tuple[list[str], str]:
+    """Codes listed more than once (first-seen order), and their text for a message."""
+    seen: dict[str, list[int]] = {}
+    for i, c in enumerate(codes):
+        seen.setdefault(c, []).append(i)
+    dup = [c for c, rows in seen.items() if len(rows) > 1]
+    if not src.is_file:
+        return dup, format_items(dup)
+    return dup, format_items(f"{c} ({src.where(seen[c])})" for c in dup)
 
 
 def validate_tables(
@@ -97,15 +154,22 @@ def validate_tables(
     membership: pd.DataFrame,
     adjacency: pd.DataFrame,
     baseline: Mapping[str, str] | pd.Series | None = None,
+    *,
+    sources: Mapping[str, TableSource] | None = None,
 ) -> None:
     """Check the four tables of an instance and raise :class:`ValidationError`
     naming the first problem found.
+
+    ``sources`` (optional) says where each table came from (keys ``units``,
+    ``areas``, ``membership``, ``adjacency``, ``baseline``): messages then
+    name the file and the file line of each culprit row (header = line 1)
+    instead of the table and the row's 0-based position.
 
     Tables use the canonical columns: ``units`` (code, population, [name, ...]),
     ``areas`` (code, population, [name]), ``membership`` (unit, area,
     population), ``adjacency`` (a, b, [kind]).
 
-    Checks, in order: unit and area codes present and unique, unit and area
+    Checks, in order: units, areas and membership not empty; unit and area codes present and unique, unit and area
     codes disjoint; populations present, numeric, whole, >= 0 and at most
     :data:`MAX_POPULATION`; membership rows name known units and areas, each
     (unit, area) pair once, and every unit has at least one membership row; a
@@ -127,62 +191,66 @@ def validate_tables(
     ...
     ccgmerge.errors.ValidationError: units: duplicate unit codes A; each unit must appear once (aggregate or rename the duplicates).
     """
-    ucodes = _codes(units, "code", "units")
-    dup = sorted(c for c, k in Counter(ucodes).items() if k > 1) if len(set(ucodes)) != len(ucodes) else []
+    src = {t: TableSource(t) for t in ("units", "areas", "membership", "adjacency", "baseline")}
+    src.update(sources or {})
+    us, ars, ms, es = src["units"], src["areas"], src["membership"], src["adjacency"]
+    for name, df, what in (("units", units, "unit"), ("areas", areas, "area (HWB)"),
+                           ("membership", membership, "(unit, area) pair")):
+        if len(df) == 0:
+            head = f"{src[name].label} has a header but no data rows" if src[name].is_file else f"{name}: no rows"
+            raise ValidationError(f"{head}; add one row per {what} (an instance needs at least one unit).",
+                                  items=[name])
+    ucodes = _codes(units, "code", us)
+    dup, shown = _duplicates(ucodes, us)
     if dup:
         raise ValidationError(
-            f"units: duplicate unit codes {format_items(dup)}; each unit must appear once "
+            f"{us.label}: duplicate unit codes {shown}; each unit must appear once "
             "(aggregate or rename the duplicates).",
-            items=dup,
+            items=sorted(dup),
         )
-    acodes = _codes(areas, "code", "areas")
-    if len(set(acodes)) != len(acodes):
-        seen, dup = set(), []
-        for c in acodes:
-            if c in seen and c not in dup:
-                dup.append(c)
-            seen.add(c)
+    acodes = _codes(areas, "code", ars)
+    dup, shown = _duplicates(acodes, ars)
+    if dup:
         raise ValidationError(
-            f"areas: duplicate area (HWB) codes {format_items(dup)}; each area must appear once.",
+            f"{ars.label}: duplicate area (HWB) codes {shown}; each area must appear once.",
             items=dup,
         )
     both = sorted(set(ucodes) & set(acodes))
     if both:
         raise ValidationError(
-            f"codes {format_items(both)} name both a unit and an area; unit and area codes "
+            f"codes {format_items(both)} name both a unit and an area{_files(us, ars)}; unit and area codes "
             "must differ (prefix one of them).",
             items=both,
         )
-    upop = _population_column(units.assign(code=ucodes), "population", "units", "code")
-    apop = _population_column(areas.assign(code=acodes), "population", "areas", "code")
+    upop = _population_column(units.assign(code=ucodes), "population", us, "code")
+    apop = _population_column(areas.assign(code=acodes), "population", ars, "code")
 
-    mu = _codes(membership, "unit", "membership")
-    ma = _codes(membership, "area", "membership")
+    mu = _codes(membership, "unit", ms)
+    ma = _codes(membership, "area", ms)
     mem = membership.assign(unit=mu, area=ma).reset_index(drop=True)
-    mem["row"] = np.arange(len(mem))
-    mpop = _population_column(mem.assign(key=[f"row {i} ({u}, {a})" for i, u, a in zip(mem.row, mu, ma)]),
-                              "population", "membership", "key")
+    mpop = _population_column(mem.assign(key=[f"{ms.at(i)} ({u}, {a})" for i, (u, a) in enumerate(zip(mu, ma))]),
+                              "population", ms, "key")
     uset, aset = set(ucodes), set(acodes)
-    bad = [f"row {i}: {u}" for i, u in enumerate(mu) if u not in uset]
+    bad = [(i, u) for i, u in enumerate(mu) if u not in uset]
     if bad:
         raise ValidationError(
-            f"membership names unknown units: {format_items(bad)}; add them to the units table "
-            "or remove the rows.",
-            items=[b.split(": ")[1] for b in bad],
+            f"{ms.label} names unknown units: {format_items(f'{ms.at(i)}: {u}' for i, u in bad)}; add them to "
+            f"the units table{_files(us)} or remove the rows.",
+            items=[u for _, u in bad],
         )
-    bad = [f"row {i}: {a}" for i, a in enumerate(ma) if a not in aset]
+    bad = [(i, a) for i, a in enumerate(ma) if a not in aset]
     if bad:
         raise ValidationError(
-            f"membership names unknown areas (HWBs): {format_items(bad)}; add them to the areas "
-            "table or remove the rows.",
-            items=[b.split(": ")[1] for b in bad],
+            f"{ms.label} names unknown areas (HWBs): {format_items(f'{ms.at(i)}: {a}' for i, a in bad)}; add them "
+            f"to the areas table{_files(ars)} or remove the rows.",
+            items=[a for _, a in bad],
         )
-    pairs = pd.Series(list(zip(mu, ma)))
-    dup_mask = pd.DataFrame({"u": mu, "a": ma}).duplicated().to_numpy()
-    dups = pairs[dup_mask].tolist() if dup_mask.any() else []
-    if dups:
+    dup_rows = np.flatnonzero(pd.DataFrame({"u": mu, "a": ma}).duplicated().to_numpy())
+    if len(dup_rows):
+        dups = [(mu[i], ma[i]) for i in dup_rows]
+        shown = dups if not ms.is_file else [f"{p} ({ms.at(i)})" for p, i in zip(dups, dup_rows)]
         raise ValidationError(
-            f"membership lists the same (unit, area) pair twice: {format_items(dups)}; "
+            f"{ms.label} lists the same (unit, area) pair twice: {format_items(shown)}; "
             "sum the rows first.",
             items=dups,
         )
@@ -191,7 +259,7 @@ def validate_tables(
     if no_area:
         raise ValidationError(
             f"units with no area (HWB) membership: {format_items(no_area)}; every unit needs at "
-            "least one membership row saying where its people live.",
+            f"least one membership row{_files(ms)} saying where its people live.",
             items=no_area,
         )
     upop_s = pd.Series(upop, index=ucodes)
@@ -201,7 +269,7 @@ def validate_tables(
     if len(bad):
         detail = [f"{c} (membership {int(sums[c]):,} vs population {int(upop_s[c]):,})" for c in bad.index]
         raise ValidationError(
-            f"membership does not add up to the unit's population for {format_items(detail)}; "
+            f"membership does not add up to the unit's population for {format_items(detail)}{_files(ms, us)}; "
             "tolerance is 1 person or 1e-6 of the population. Fix the membership rows or the "
             "unit population.",
             items=list(bad.index),
@@ -213,26 +281,26 @@ def validate_tables(
     if len(over):
         detail = [f"{c} (membership {int(asums[c]):,} vs population {int(apop_s[c]):,})" for c in over.index]
         raise ValidationError(
-            f"areas hold fewer people than the membership places in them: {format_items(detail)}; "
+            f"areas hold fewer people than the membership places in them: {format_items(detail)}{_files(ars, ms)}; "
             "an area's population must be at least the sum of its membership rows.",
             items=list(over.index),
         )
 
     if len(adjacency):
-        ea = _codes(adjacency, "a", "adjacency")
-        eb = _codes(adjacency, "b", "adjacency")
-        bad = [f"row {i}: {c}" for i, (x, y) in enumerate(zip(ea, eb)) for c in (x, y) if c not in uset]
+        ea = _codes(adjacency, "a", es)
+        eb = _codes(adjacency, "b", es)
+        bad = [(i, c) for i, (x, y) in enumerate(zip(ea, eb)) for c in (x, y) if c not in uset]
         if bad:
             raise ValidationError(
-                f"adjacency names unknown units: {format_items(bad)}; every edge must join two "
-                "units of the units table.",
-                items=[b.split(": ")[1] for b in bad],
+                f"{es.label} names unknown units: {format_items(f'{es.at(i)}: {c}' for i, c in bad)}; every edge "
+                f"must join two units of the units table{_files(us)}.",
+                items=[c for _, c in bad],
             )
-        loops = [f"row {i}: {x}" for i, (x, y) in enumerate(zip(ea, eb)) if x == y]
+        loops = [(i, x) for i, (x, y) in enumerate(zip(ea, eb)) if x == y]
         if loops:
             raise ValidationError(
-                f"adjacency has self-loops: {format_items(loops)}; remove them.",
-                items=[b.split(": ")[1] for b in loops],
+                f"{es.label} has self-loops: {format_items(f'{es.at(i)}: {x}' for i, x in loops)}; remove them.",
+                items=[x for _, x in loops],
             )
         xa, xb = np.array(ea, dtype=object), np.array(eb, dtype=object)
         swap = xa > xb
@@ -243,32 +311,34 @@ def validate_tables(
             key = (keys.at[i, "lo"], keys.at[i, "hi"])
             first = int(np.flatnonzero(((keys["lo"] == key[0]) & (keys["hi"] == key[1])).to_numpy())[0])
             raise ValidationError(
-                f"adjacency lists the pair {key[0]}-{key[1]} twice (rows {first} and {i}); "
+                f"{es.label} lists the pair {key[0]}-{key[1]} twice ({es.where([first, i]).replace(', ', ' and ')}); "
                 "keep one row per pair.",
                 items=[key],
             )
     if baseline is not None:
         b = pd.Series(baseline)
         b.index = b.index.map(str)
+        bs = src["baseline"]
         if b.index.has_duplicates:
-            dup = sorted(set(b.index[b.index.duplicated()]))
+            dup, shown = _duplicates(list(b.index), bs)
             raise ValidationError(
-                f"baseline grouping lists units {format_items(dup)} more than once; give each unit "
+                f"baseline grouping{_files(bs)} lists units {shown} more than once; give each unit "
                 "one baseline group.",
-                items=dup,
+                items=sorted(dup),
             )
         have = set(b.index[b.notna().to_numpy()])
         missing = [c for c in ucodes if c not in have]
         if missing:
             raise ValidationError(
-                f"baseline grouping has no group for units {format_items(missing)}; give every "
+                f"baseline grouping{_files(bs)} has no group for units {format_items(missing)}; give every "
                 "unit a baseline group (its own code to leave it alone).",
                 items=missing,
             )
         extra = [c for c in b.index if c not in uset]
         if extra:
             raise ValidationError(
-                f"baseline grouping names unknown units {format_items(extra)}.", items=extra
+                f"baseline grouping{_files(bs)} names unknown units {format_items(extra)}; add them to the "
+                f"units table{_files(us)} or remove them from the baseline.", items=extra
             )
 
 

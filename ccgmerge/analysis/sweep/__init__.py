@@ -20,11 +20,16 @@ Modules
     :class:`RunOptions`, :class:`Run`, :func:`grid`, :func:`inflation_scenarios`,
     :func:`scenario_key` and the canonical JSON of keys and records.
 :mod:`~ccgmerge.analysis.sweep.store`
-    The output folder's layout, atomic writes, :func:`load_results`,
-    :func:`load_plan`.
+    The output folder's layout, atomic writes, :func:`validate_record`,
+    :func:`load_results`, :func:`load_plan`.
+:mod:`~ccgmerge.analysis.sweep.lock`
+    :class:`FolderLock`: one sweep at a time per folder (:class:`SweepLocked`).
+:mod:`~ccgmerge.analysis.sweep.workers`
+    The run function and the default :class:`WorkerPool`, whose worker
+    processes die with the sweep.
 :mod:`~ccgmerge.analysis.sweep.runner`
-    :func:`run_sweep`, the worker, executors and dask, :class:`SweepResult`,
-    the statuses of the results.
+    :func:`run_sweep`, executors and dask, :class:`SweepResult`,
+    :class:`SweepInterrupted`, the statuses of the results.
 :mod:`~ccgmerge.analysis.sweep.progress`
     The progress bar (or log lines, or a callback).
 :mod:`~ccgmerge.analysis.sweep.config`
@@ -41,22 +46,27 @@ The analyses of a sweep's results live beside this package:
 from __future__ import annotations
 
 from ccgmerge.analysis.sweep.config import SweepConfig, read_config, sweep_from_config
-from ccgmerge.analysis.sweep.runner import SweepResult, run_sweep
+from ccgmerge.analysis.sweep.lock import SweepLocked
+from ccgmerge.analysis.sweep.runner import RecordWarning, SweepInterrupted, SweepResult, run_sweep
 from ccgmerge.analysis.sweep.scenarios import Run, RunOptions, grid, inflation_scenarios, scenario_key
 # the record formats were public names of the old module too (not in __all__)
-from ccgmerge.analysis.sweep.store import MANIFEST_FORMAT, RECORD_FORMAT, load_plan, load_results
+from ccgmerge.analysis.sweep.store import MANIFEST_FORMAT, RECORD_FORMAT, load_plan, load_results, validate_record
 
 __all__ = [
     "RunOptions",
     "Run",
     "SweepConfig",
     "SweepResult",
+    "SweepInterrupted",
+    "SweepLocked",
+    "RecordWarning",
     "grid",
     "inflation_scenarios",
     "scenario_key",
     "run_sweep",
     "load_results",
     "load_plan",
+    "validate_record",
     "read_config",
     "sweep_from_config",
 ]

@@ -9,6 +9,7 @@ runs the sweep with :func:`~ccgmerge.analysis.sweep.runner.run_sweep`.
 
 from __future__ import annotations
 
+import math
 import tomllib
 import warnings
 from dataclasses import dataclass, fields
@@ -88,6 +89,32 @@ def _check_param(path, table: str, key: str, v) -> None:
             raise _bad(path, table, key, f"{v!r} is not a list of [unit, unit] pairs.")
 
 
+_NO_VALUE = {"time_limit": "for no time limit", "ceiling": "for no ceiling", "max_units": "for no limit"}
+
+
+def _check_finite(path, cfg: dict) -> None:
+    """TOML's ``inf`` and ``nan`` are floats that JSON cannot hold (they would become
+    ``null``, i.e. silently "no value"): an error naming the file, table and key."""
+
+    def walk(v, table: str, key: str, base: str, in_list: bool):
+        if isinstance(v, float) and not math.isfinite(v):
+            word = "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+            fix = f"remove it from the list, or leave {base} out" if in_list else f"leave {base} out"
+            raise _bad(path, table, key, f"{word} is not a finite number (TOML's inf and nan cannot be used: they "
+                                         f"would silently mean 'no value'); write a number, or {fix} "
+                                         f"{_NO_VALUE.get(base, 'to use its default')}.")
+        if isinstance(v, dict):
+            for k, x in v.items():
+                walk(x, table, f"{key}.{k}", base, in_list)
+        elif isinstance(v, list):
+            for i, x in enumerate(v):
+                walk(x, table, f"{key}[{i}]", base, True)
+
+    for t, body in cfg.items():
+        for k, v in body.items():
+            walk(v, t, k, k, False)
+
+
 def _scenario_value(key: str, v):
     if key == "objective" and isinstance(v, list):
         return tuple(v) if len(v) > 1 else v[0]
@@ -156,8 +183,8 @@ def read_config(path) -> SweepConfig:
     ------
     ScenarioError
         Naming the file, the table and key, and the allowed keys or values,
-        for any unknown key, bad type or bad value; every scenario is
-        constructed here, before any solving.
+        for any unknown key, bad type or bad value (``inf`` and ``nan``
+        included); every scenario is constructed here, before any solving.
     """
     path = Path(path)
     try:
@@ -174,6 +201,7 @@ def read_config(path) -> SweepConfig:
     for t in cfg:
         if not isinstance(cfg[t], dict):
             raise ScenarioError(f"{path}: {t!r} must be a table [{t}], got {cfg[t]!r}.")
+    _check_finite(path, cfg)
 
     # options
     opt = dict(cfg.get("options", {}))

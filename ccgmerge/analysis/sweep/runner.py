@@ -1,13 +1,18 @@
-"""Running a sweep: :func:`run_sweep`, its workers, executors and dask.
+"""Running a sweep: :func:`run_sweep`, executors and dask, :class:`SweepResult`.
 
-:func:`run_sweep` writes the instance and the manifest into the output folder
-(:mod:`ccgmerge.analysis.sweep.store`), skips the runs whose result already
-exists (resume) and solves the others on an executor: by default a
-``ProcessPoolExecutor``, or any ``concurrent.futures.Executor``, or a
-``dask.distributed.Client``. The worker function :func:`_execute` solves one
-run; process workers load the instance from its CSV copy once per process (a
-small per-process cache), a dask client gets it scattered once to every
-worker, and other executors get the object itself.
+:func:`run_sweep` locks the output folder (:mod:`~ccgmerge.analysis.sweep.lock`:
+a second sweep into it stops at once with
+:class:`~ccgmerge.analysis.sweep.lock.SweepLocked`), writes the instance and
+the manifest into it (:mod:`ccgmerge.analysis.sweep.store`), skips the runs
+whose result already exists and is valid
+(:func:`~ccgmerge.analysis.sweep.store.validate_record`; an invalid one is
+named in a warning and recomputed) and solves the others: by default on a
+:class:`~ccgmerge.analysis.sweep.workers.WorkerPool` of worker processes that
+die with the sweep, or on any ``concurrent.futures.Executor``, or on a
+``dask.distributed.Client``. The worker function is
+:func:`~ccgmerge.analysis.sweep.workers.execute_run`. Each record is written as
+soon as its run finishes, and ``results.csv`` is rebuilt from the valid
+records on disk at the end, also when the sweep is interrupted.
 
 Statuses in the results: the plan's own status (``optimal``, ``feasible``,
 ``infeasible``, ``no_solution``), or ``error`` when the run raised (the
@@ -16,47 +21,58 @@ A run stopped by its ``time_limit`` is not an exception: it keeps the plan's
 honest status (``feasible`` with its gap, or ``no_solution``) and a
 ``message`` saying that the time limit was reached. A run whose worker died
 (for example a killed process) is reported as ``error`` in the returned table
-but is *not* written to ``runs/``, so the next run of the sweep computes it.
+but is *not* written to ``runs/``, so the next run of the sweep computes it;
+with the default pool the dead worker is replaced and the other runs go on.
+
+A ``KeyboardInterrupt`` (Ctrl-C) stops the sweep at once: the records already
+finished are kept (written), the workers of the default pool are killed with
+their solvers, ``results.csv`` is rebuilt, the lock is released, and
+:class:`SweepInterrupted` (a ``KeyboardInterrupt``) is raised with a one-line
+message saying what was kept.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import datetime as _dt
 import os
-import socket
-import threading
 import time
-import traceback
 import warnings
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from ccgmerge import data as _data
+from ccgmerge.analysis.sweep.lock import FolderLock
 from ccgmerge.analysis.sweep.progress import Progress
 from ccgmerge.analysis.sweep.scenarios import Run, RunOptions, canon, dumps, scenario_key
 from ccgmerge.analysis.sweep.store import (
     MANIFEST_FORMAT,
-    RECORD_FORMAT,
     atomic_write,
     clean_tmp,
     load_results,
-    read_records,
+    scan_records,
     write_instance,
 )
-from ccgmerge.errors import CCGMergeError, ScenarioError
+from ccgmerge.analysis.sweep.workers import WorkerPool, execute_run, now
+from ccgmerge.errors import ScenarioError
 from ccgmerge.instance import Instance
 from ccgmerge.scenario import Scenario
 
-__all__ = ["SweepResult", "run_sweep"]
+__all__ = ["SweepResult", "SweepInterrupted", "RecordWarning", "run_sweep"]
 
 
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+class RecordWarning(UserWarning):
+    """A run record in ``runs/`` that cannot be trusted (it is recomputed)."""
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """A sweep stopped by Ctrl-C (or another ``KeyboardInterrupt``); ``result`` is
+    the :class:`SweepResult` of what was kept, ``str()`` a one-line message."""
+
+    def __init__(self, message: str, result: "SweepResult"):
+        super().__init__(message)
+        self.result = result
 
 
 def _as_runs(scenarios) -> list[Run]:
@@ -74,107 +90,6 @@ def _as_runs(scenarios) -> list[Run]:
 
 
 # ---------------------------------------------------------------------------
-# worker side
-# ---------------------------------------------------------------------------
-_CACHE_SIZE = 16
-_INSTANCES: "OrderedDict[str, Instance]" = OrderedDict()  # per process: fingerprint -> Instance
-_LOCK = threading.Lock()
-
-
-def _cache_get(key: str):
-    with _LOCK:
-        inst = _INSTANCES.get(key)
-        if inst is not None:
-            _INSTANCES.move_to_end(key)
-        return inst
-
-
-def _cache_put(key: str, inst: Instance) -> None:
-    with _LOCK:
-        _INSTANCES[key] = inst
-        _INSTANCES.move_to_end(key)
-        while len(_INSTANCES) > _CACHE_SIZE:
-            _INSTANCES.popitem(last=False)
-
-
-def _worker_instance(source, factor: float, expected: str) -> Instance:
-    """The instance of a run, loaded (from CSV) or derived at most once per process."""
-    if isinstance(source, Instance):
-        base = source
-        if _cache_get(base.fingerprint) is None:
-            _cache_put(base.fingerprint, base)
-    else:
-        _, folder, fp, name = source
-        base = _cache_get(fp)
-        if base is None:
-            base = _data.from_folder(folder, name=name, warn=False)
-            if base.fingerprint != fp:
-                raise CCGMergeError(f"instance in {folder} has fingerprint {base.fingerprint}, expected {fp}; "
-                                    "the output folder was changed during the sweep.")
-            _cache_put(fp, base)
-    if factor == 1.0:
-        inst = base
-    else:
-        ckey = f"{base.fingerprint}*{factor!r}"
-        inst = _cache_get(ckey)
-        if inst is None:
-            inst = base.with_populations(factor, name=f"{base.name} (population x{factor:g})")
-            _cache_put(ckey, inst)
-    if inst.fingerprint != expected:
-        raise CCGMergeError(f"instance fingerprint {inst.fingerprint} differs from the planned {expected}.")
-    return inst
-
-
-def _execute(task: dict, source) -> dict:
-    """Solve one run and return its JSON-safe record (never raises)."""
-    import ccgmerge
-    from ccgmerge.engine.solve import solve
-
-    rec = {
-        "format": RECORD_FORMAT,
-        "key": task["key"],
-        "scenario": task["scenario"],
-        "options": task["options"],
-        "instance": {"fingerprint": task["fingerprint"], "base_fingerprint": task["base_fingerprint"],
-                     "population_factor": task["population_factor"]},
-        "ccgmerge_version": getattr(ccgmerge, "__version__", "unknown"),
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "started_at": _now(),
-        "message": None,
-    }
-    t0 = time.perf_counter()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            inst = _worker_instance(source, float(task["population_factor"]), task["fingerprint"])
-            scenario = Scenario.from_dict(task["scenario"])
-            options = RunOptions.from_dict(task["options"])
-            t1 = time.perf_counter()
-            plan = solve(inst, scenario, **options.solve_kwargs())
-            wall = time.perf_counter() - t1
-        d = plan.to_dict()
-        d["instance"] = {**d["instance"], **rec["instance"]}
-        d["scenario"] = task["scenario"]
-        rec.update(d)
-        rec.update(status=plan.status.value, solver=plan.solver, formulation=plan.formulation, gap=plan.gap,
-                   wall_time=wall, solve_time=plan.wall_time)
-        rec.setdefault("assignment", None)
-        tl = options.time_limit
-        if tl is not None and plan.status.value in ("feasible", "no_solution"):
-            rec["message"] = (f"time limit of {tl:g} s reached" +
-                              (" before any plan was found" if plan.groups is None else f"; gap {plan.gap}"))
-        elif plan.infeasibility is not None:
-            rec["message"] = str(plan.infeasibility)
-    except Exception as exc:  # recorded, never stops the sweep
-        rec.update(status="error", message=f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__,
-                   traceback="".join(traceback.format_exception(exc))[-4000:], assignment=None,
-                   solver=task["options"].get("solver"), gap=None, wall_time=time.perf_counter() - t0, metrics={})
-    rec["finished_at"] = _now()
-    return canon(rec)
-
-
-# ---------------------------------------------------------------------------
 # results
 # ---------------------------------------------------------------------------
 @dataclass
@@ -183,8 +98,8 @@ class SweepResult:
 
     ``table`` is the results table (one row per run, as in ``results.csv``);
     ``computed`` counts the runs solved now and ``skipped`` those whose result
-    file already existed (resume). ``exit_code`` is 0 when no run ended in
-    ``error``, else 1.
+    file already existed (resume); ``lost`` maps the runs whose worker died to
+    the message. ``exit_code`` is 0 when no run ended in ``error``, else 1.
     """
 
     out_dir: Path
@@ -195,6 +110,7 @@ class SweepResult:
     skipped: int = 0
     lost: dict = field(default_factory=dict)
     wall_time: float = 0.0
+    interrupted: bool = False
 
     @property
     def results_csv(self) -> Path:
@@ -243,7 +159,7 @@ class SweepResult:
 
 
 # ---------------------------------------------------------------------------
-# run_sweep
+# executors
 # ---------------------------------------------------------------------------
 def _is_dask_client(executor) -> bool:
     mod = type(executor).__module__ or ""
@@ -254,6 +170,78 @@ def _is_dask_client(executor) -> bool:
     except ImportError:  # pragma: no cover
         return False
     return isinstance(executor, Client)
+
+
+class _Futures:
+    """A ``concurrent.futures`` executor or a dask client, driven like a WorkerPool."""
+
+    def __init__(self, ex, source, dask: bool):
+        self.ex, self.source, self.dask = ex, source, dask
+        self.futs: dict = {}
+        self.seen: set = set()
+
+    def run(self, todo):
+        if self.dask:
+            from distributed import as_completed as dask_as_completed
+
+            self.futs = {self.ex.submit(execute_run, t, self.source, pure=False): t for t in todo}
+            iterator = dask_as_completed(list(self.futs))
+        else:
+            self.futs = {self.ex.submit(execute_run, t, self.source): t for t in todo}
+            iterator = cf.as_completed(self.futs)
+        for fut in iterator:
+            self.seen.add(fut)
+            task = self.futs[fut]
+            try:
+                rec = fut.result()
+            except Exception as exc:  # the worker itself failed: report, do not persist
+                yield task, None, f"worker failed ({type(exc).__name__}: {exc}); not recorded, rerun the sweep to retry"
+            else:
+                yield task, rec, None
+
+    def harvest(self):
+        for fut, task in self.futs.items():
+            if fut in self.seen:
+                continue
+            try:
+                finished = fut.status == "finished" if self.dask else (fut.done() and not fut.cancelled()
+                                                                       and fut.exception(timeout=0) is None)
+                if finished:
+                    yield task, fut.result()
+            except Exception:
+                continue
+
+    def close(self, kill: bool) -> None:
+        if kill:
+            for f in self.futs:
+                try:
+                    f.cancel()
+                except Exception:
+                    pass
+
+
+# ---------------------------------------------------------------------------
+# run_sweep
+# ---------------------------------------------------------------------------
+def _plan_runs(instance: Instance, runs: list[Run], options: RunOptions) -> tuple[list[dict], dict[str, dict]]:
+    """The manifest's entries (one per run) and the tasks (one per distinct key)."""
+    base_fp = instance.fingerprint
+    fps: dict[float, str] = {1.0: base_fp}
+    for r in runs:
+        if r.population_factor not in fps:
+            fps[r.population_factor] = instance.with_populations(r.population_factor).fingerprint
+    manifest_runs, tasks = [], {}
+    for r in runs:
+        opts = r.options or options
+        fp = fps[r.population_factor]
+        key = scenario_key(r.scenario, opts, fp)
+        entry = {"key": key, "tags": dict(r.tags), "scenario": canon(r.scenario.to_dict()), "options": opts.to_dict(),
+                 "fingerprint": fp, "population_factor": r.population_factor}
+        manifest_runs.append(entry)
+        if key not in tasks:
+            tasks[key] = {"key": key, "scenario": entry["scenario"], "options": entry["options"], "fingerprint": fp,
+                          "base_fingerprint": base_fp, "population_factor": r.population_factor}
+    return manifest_runs, tasks
 
 
 def run_sweep(
@@ -274,17 +262,20 @@ def run_sweep(
     instance : Instance
     scenarios : iterable of Scenario, Run or (Scenario, RunOptions)
     out_dir : path
-        Output folder (created); see :mod:`ccgmerge.analysis.sweep.store` for its layout.
+        Output folder (created); see :mod:`ccgmerge.analysis.sweep.store` for its
+        layout. It is locked while the sweep runs: a second sweep into it raises
+        :class:`~ccgmerge.analysis.sweep.lock.SweepLocked` at once.
     options : RunOptions
         Default options for runs that do not carry their own.
     executor : concurrent.futures.Executor or dask.distributed.Client, optional
-        Where to run. Default: a ``ProcessPoolExecutor`` with ``workers``
-        processes (default ``os.cpu_count()``), shut down at the end. A
-        process pool (yours or the default) gets the instance through its
-        CSV copy in ``out_dir/instance``, loaded once per worker process; a
-        dask client gets it scattered once to every worker; any other
-        executor (threads, ...) gets the object itself. An executor you pass
-        is not shut down.
+        Where to run. Default: a :class:`~ccgmerge.analysis.sweep.workers.WorkerPool`
+        of ``workers`` processes (default ``os.cpu_count()``) that die with this
+        process, each getting the instance through its CSV copy in
+        ``out_dir/instance``, loaded once per worker; a worker that dies costs
+        only its run. A ``ProcessPoolExecutor`` you pass gets the CSV copy too;
+        a dask client gets the instance scattered once to every worker; any
+        other executor (threads, ...) gets the object itself. An executor you
+        pass is not shut down.
     workers : int, optional
         Processes of the default pool (ignored when ``executor`` is given).
     progress : None, bool, "bar", "log", "off" or callable
@@ -297,6 +288,13 @@ def run_sweep(
     -------
     SweepResult
         Also writes ``results.csv`` (one row per run) and ``sweep.json``.
+
+    Raises
+    ------
+    SweepLocked
+        ``out_dir`` is in use by another sweep (nothing was touched).
+    SweepInterrupted
+        On Ctrl-C: what had finished is kept, ``results.csv`` is up to date.
     """
     t0 = time.perf_counter()
     options = options or RunOptions()
@@ -306,99 +304,95 @@ def run_sweep(
         raise ScenarioError(f"workers={workers!r}: must be a positive whole number.")
     runs = _as_runs(scenarios)
     out = Path(out_dir)
-    (out / "runs").mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    with FolderLock(out):
+        return _locked_sweep(instance, runs, out, options, executor, workers, progress, retry_errors, t0)
+
+
+def _locked_sweep(instance, runs, out: Path, options, executor, workers, progress, retry_errors, t0) -> SweepResult:
+    (out / "runs").mkdir(exist_ok=True)
     clean_tmp(out)
     inst_dir, round_trip = write_instance(instance, out)
     base_fp = instance.fingerprint
-
-    fps: dict[float, str] = {1.0: base_fp}
-    for r in runs:
-        if r.population_factor not in fps:
-            fps[r.population_factor] = instance.with_populations(r.population_factor).fingerprint
-    manifest_runs, tasks = [], {}
-    for r in runs:
-        opts = r.options or options
-        fp = fps[r.population_factor]
-        key = scenario_key(r.scenario, opts, fp)
-        entry = {"key": key, "tags": dict(r.tags), "scenario": canon(r.scenario.to_dict()), "options": opts.to_dict(),
-                 "fingerprint": fp, "population_factor": r.population_factor}
-        manifest_runs.append(entry)
-        if key not in tasks:
-            tasks[key] = {"key": key, "scenario": entry["scenario"], "options": entry["options"], "fingerprint": fp,
-                          "base_fingerprint": base_fp, "population_factor": r.population_factor}
-    manifest = {"format": MANIFEST_FORMAT, "created": _now(),
+    manifest_runs, tasks = _plan_runs(instance, runs, options)
+    manifest = {"format": MANIFEST_FORMAT, "created": now(),
                 "instance": {"name": instance.name, "fingerprint": base_fp, "folder": "instance"},
                 "n_runs": len(runs), "n_unique": len(tasks), "runs": manifest_runs}
     atomic_write(out / "sweep.json", dumps(manifest))
 
-    existing = read_records(out)
+    existing, bad = scan_records(out, {k: t["fingerprint"] for k, t in tasks.items()})
+    for k, reason in bad.items():
+        if k in tasks:
+            warnings.warn(f"{out / 'runs' / k}.json: {reason}; recomputing", RecordWarning, stacklevel=3)
     todo = [t for k, t in tasks.items()
             if k not in existing or (retry_errors and existing[k].get("status") == "error")]
     skipped = len(tasks) - len(todo)
     prog = Progress(progress, total=len(tasks), skipped=skipped)
     lost: dict[str, str] = {}
     computed = 0
-    futs: dict = {}
+    interrupted = False
+
+    def handle(task, rec, msg):
+        nonlocal computed
+        if rec is None:
+            lost[task["key"]] = msg
+            rec = {"key": task["key"], "status": "error", "message": msg}
+        else:
+            atomic_write(out / "runs" / f"{task['key']}.json", dumps(rec))
+            computed += 1
+        prog.update(rec)
+
     try:
         if todo:
-            own = None
-            ex = executor
-            if ex is None:
+            if executor is None:
                 n = min(workers or os.cpu_count() or 1, len(todo))
-                ex = own = cf.ProcessPoolExecutor(max_workers=n)
+                src = ("csv", str(inst_dir.resolve()), base_fp, instance.name) if round_trip else instance
                 where = f"{n} worker processes"
             else:
-                where = type(ex).__name__
+                n, where = 0, type(executor).__name__
+                dask = _is_dask_client(executor)
+                if dask:
+                    src = executor.scatter(instance, broadcast=True, hash=False)
+                elif isinstance(executor, cf.ProcessPoolExecutor) and round_trip:
+                    src = ("csv", str(inst_dir.resolve()), base_fp, instance.name)
+                else:
+                    src = instance
             prog.log(f"{len(tasks)} distinct runs ({len(runs)} in all) on {instance.name!r}: {skipped} already done, "
                      f"{len(todo)} to solve on {where}; results in {out}")
+            pool = current = None
             clean = False
             try:
-                if _is_dask_client(ex):
-                    from distributed import as_completed as _dask_as_completed
-
-                    src = ex.scatter(instance, broadcast=True, hash=False)
-                    futs = {ex.submit(_execute, t, src, pure=False): t for t in todo}
-                    iterator = _dask_as_completed(list(futs))
-                else:
-                    if isinstance(ex, cf.ProcessPoolExecutor) and round_trip:
-                        src = ("csv", str(inst_dir.resolve()), base_fp, instance.name)
-                    else:
-                        src = instance
-                    futs = {ex.submit(_execute, t, src): t for t in todo}
-                    iterator = cf.as_completed(futs)
-                for fut in iterator:
-                    task = futs[fut]
-                    try:
-                        rec = fut.result()
-                    except Exception as exc:  # the worker itself failed: report, do not persist
-                        msg = f"worker failed ({type(exc).__name__}: {exc}); not recorded, rerun the sweep to retry"
-                        lost[task["key"]] = msg
-                        rec = {"key": task["key"], "status": "error", "message": msg}
-                    else:
-                        atomic_write(out / "runs" / f"{task['key']}.json", dumps(rec))
-                        computed += 1
-                    prog.update(rec)
+                pool = WorkerPool(n, src) if executor is None else _Futures(executor, src, dask)
+                for current in pool.run(todo):
+                    handle(*current)
+                    current = None
                 clean = True
+            except KeyboardInterrupt:
+                interrupted = True
+                if current is not None and current[1] is not None \
+                        and not (out / "runs" / f"{current[0]['key']}.json").is_file():
+                    handle(*current)  # the record being written when the interruption came
+                for task, rec in (pool.harvest() if pool is not None else ()):  # finished, not yet written
+                    handle(task, rec, None)
             finally:
-                if not clean:
-                    for f in futs:
-                        try:
-                            f.cancel()
-                        except Exception:
-                            pass
-                if own is not None:
-                    own.shutdown(wait=clean, cancel_futures=True)
+                if pool is not None:
+                    pool.close(kill=not clean)
         else:
             prog.log(f"all {len(tasks)} distinct runs already done in {out}")
     finally:
         prog.close()
-    table, _ = load_results(out)
+    table, recs = load_results(out)
     for k, msg in lost.items():
         sel = table["key"] == k
         table.loc[sel, "status"] = "error"
         table.loc[sel, "message"] = msg
     atomic_write(out / "results.csv", table.to_csv(index=False))
     res = SweepResult(out, table, n_runs=len(runs), n_unique=len(tasks), computed=computed, skipped=skipped,
-                      lost=lost, wall_time=time.perf_counter() - t0)
+                      lost=lost, wall_time=time.perf_counter() - t0, interrupted=interrupted)
+    if interrupted:
+        done = sum(k in recs for k in tasks)
+        raise SweepInterrupted(
+            f"interrupted: {done} of {len(tasks)} distinct runs are done and kept in {out / 'runs'} ({computed} "
+            f"solved now); the others were stopped. Rerun the same command to resume.", res) from None
     prog.log(f"done in {res.wall_time:.1f} s: " + ", ".join(f"{k} {v}" for k, v in res.status_counts.items()))
     return res
