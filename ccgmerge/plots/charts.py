@@ -9,10 +9,19 @@ import math
 import numpy as np
 import pandas as pd
 
-from ccgmerge.plots.style import PALETTE, VIOLATION_COLOUR, format_population, new_figure, save_figure
+from ccgmerge.plots.style import (
+    MODE_COLOURS,
+    VIOLATION_COLOUR,
+    format_population,
+    mode_style,
+    money_formatter,
+    new_figure,
+    save_figure,
+)
 
 __all__ = ["plot_allowance_curve", "pareto_front", "plot_pareto", "plot_group_populations"]
 
+_FRONT = "#222222"
 _UNITS_COLOURS = {1: "#bdbdbd", 2: "#9ecae1", 3: "#4292c6", 4: "#2171b5", 5: "#08306b"}  # by number of units
 
 
@@ -39,6 +48,33 @@ def _pop_formatter():
     return FuncFormatter(lambda v, _: format_population(v) if v else "0")
 
 
+def _x_words(x: str) -> tuple[str, str]:
+    """(axis label, plural noun) for an x column."""
+    if x == "allowance_per_head":
+        return "allowance per head (\u00a3)", "allowances"
+    if x == "year":
+        return "year", "years"
+    return x.replace("_", " "), f"{x.replace('_', ' ')} values"
+
+
+def _x_ticks(ax, x: str, xs: np.ndarray) -> list:
+    """Ticks on the x axis: every value when few, else at most 8 (never overlapping); pounds for allowances.
+    Returns the values the top axis may label."""
+    from matplotlib.ticker import MaxNLocator
+
+    if 1 < len(xs) <= 8:
+        ax.set_xticks(xs)
+        shown = list(xs)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=x == "year"))
+        shown = list(xs[np.linspace(0, len(xs) - 1, min(len(xs), 7)).round().astype(int)]) if len(xs) else []
+    if x == "allowance_per_head":
+        ax.xaxis.set_major_formatter(money_formatter(per_head=True))
+    elif x == "year":
+        ax.xaxis.set_major_formatter("{x:.0f}")
+    return shown
+
+
 def plot_allowance_curve(
     df: pd.DataFrame,
     x: str = "allowance_per_head",
@@ -54,15 +90,18 @@ def plot_allowance_curve(
     title: str | None = None,
 ):
     """``y`` (default: number of groups) against ``x`` (default: allowance per
-    head), one line per value of ``hue`` (default: coterminosity mode).
+    head, in pounds), one line per value of ``hue`` (default: coterminosity mode).
 
     Parameters
     ----------
     df : DataFrame
         One row per solved scenario (for example from a sweep). Rows whose
-        ``y`` is missing (no plan: infeasible) are marked with a red cross on
-        the x axis and named in the legend. ``hue`` may be None or a column
-        absent from ``df`` for a single line.
+        ``y`` is missing (no plan: infeasible) are marked with crosses in the
+        line's colour along the bottom of the chart, one row of crosses and
+        one legend entry per line ("nested: no plan at 6 allowances").
+        ``hue`` may be None or a column absent from ``df`` for a single line.
+        Coterminosity modes keep their colour and marker in every chart
+        (:data:`~ccgmerge.plots.style.MODE_COLOURS`).
     floor : column with the population floor (``"auto"``: ``floor_population``
         or ``floor`` when present), shown as a second x axis on top; None hides it.
     ax, path, svg, dpi, figsize, title : as elsewhere in this module
@@ -76,38 +115,50 @@ def plot_allowance_curve(
 
     fig, ax = new_figure(ax, figsize)
     ok = pd.to_numeric(df[y], errors="coerce").notna()
-    d, failed = df[ok].copy(), df[~ok]
+    d = df[ok].copy()
     use_hue = hue is not None and hue in df.columns
-    hue_of = _text(df[hue]) if use_hue else None
-    keys = sorted(hue_of.unique()) if use_hue else [None]
-    markers, styles = "osD^vP*X", ("-", "--", ":", "-.")
+    hue_of = _text(df[hue]) if use_hue else pd.Series("", index=df.index)
+    keys = sorted(hue_of.unique()) if use_hue else [""]
+    xlabel, xnoun = _x_words(x)
+    failing = []
+    others = 0
     for k, val in enumerate(keys):
-        part = d if val is None else d[hue_of[ok] == val]
-        part = part.sort_values(x)
-        colour = PALETTE[k % len(PALETTE)]
-        # later lines are drawn thinner with hollow markers so coinciding lines stay visible
-        ax.plot(part[x], part[y], marker=markers[k % len(markers)], ls=styles[k % len(styles)], color=colour,
-                lw=2.4 - 0.5 * (k % 3), ms=8 - 1.5 * (k % 3), mfc=colour if k == 0 else "white", mew=1.3,
-                label=None if val is None else f"{val}", zorder=3 + k)
-    if len(failed):
-        fx = failed[x].to_numpy(dtype=float)
-        ax.plot(fx, np.zeros_like(fx), ls="none", marker="x", color=VIOLATION_COLOUR, ms=8, mew=1.8,
-                transform=ax.get_xaxis_transform(), clip_on=False, zorder=6,
-                label="no plan (infeasible)" + ("" if not use_hue else ": " + ", ".join(
-                    f"{v} at {x.replace('_', ' ')} {xv:g}" for v, xv in zip(hue_of[~ok], fx))))
+        colour, marker, line = mode_style(val, others)
+        others += val not in MODE_COLOURS
+        part = d[hue_of[ok] == val].sort_values(x)
+        if len(part):
+            # later lines are drawn thinner with hollow markers so coinciding lines stay visible
+            ax.plot(part[x], part[y], marker=marker, ls=line, color=colour,
+                    lw=2.4 - 0.5 * (k % 3), ms=8 - 1.5 * (k % 3), mfc=colour if k == 0 else "white", mew=1.3,
+                    label=val or None, zorder=3 + k)
+        bad = df[(~ok) & (hue_of == val)]
+        if len(bad):
+            failing.append((val, colour, bad[x].to_numpy(dtype=float)))
+    if failing:  # a free band under the lines, one row of crosses per line
+        band = 0.07 * len(failing)
+        if ok.any():
+            y0, y1 = ax.get_ylim()
+            ax.set_ylim(y0 - band / (1 - band) * (y1 - y0), y1)
+        for j, (val, colour, fx) in enumerate(failing):
+            n = len(np.unique(fx))
+            ax.plot(fx, np.full_like(fx, 0.035 + 0.07 * j), ls="none", marker="x", color=colour, ms=7, mew=1.8,
+                    transform=ax.get_xaxis_transform(), clip_on=False, zorder=6,
+                    label=f"{val + ': ' if val else ''}no plan at {n} {xnoun if n != 1 else xnoun[:-1]}")
     xs = np.sort(df[x].dropna().unique())
-    if 1 < len(xs) <= 12:
-        ax.set_xticks(xs)
+    shown = _x_ticks(ax, x, xs)
     if y in _COUNTS:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel(x.replace("_", " "))
+    if not ok.any():
+        ax.set_yticks([])
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(y.replace("_", " "))
     ax.grid(True, color="#e5e5e5", lw=0.6)
     ax.set_axisbelow(True)
     if y in _PEOPLE:
         ax.yaxis.set_major_formatter(_pop_formatter())
-    if use_hue or len(failed):
-        ax.legend(title=hue if use_hue else None, fontsize=8, title_fontsize=9, frameon=False)
+    if ax.get_legend_handles_labels()[0]:  # beside the axes, so it hides no line whatever y is
+        ax.legend(title=hue if use_hue else None, fontsize=8, title_fontsize=9, frameon=False, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0))
     fcol = None
     if floor == "auto":
         fcol = next((c for c in ("floor_population", "floor") if c in df.columns), None)
@@ -116,12 +167,12 @@ def plot_allowance_curve(
     if fcol is not None and len(df):
         pairs = df[[x, fcol]].dropna().drop_duplicates().sort_values(x)
         if len(pairs) and pairs[x].is_unique:
+            pairs = pairs[pairs[x].isin(shown)]
             top = ax.secondary_xaxis("top")
             top.set_xticks(pairs[x].to_list(), [format_population(v) for v in pairs[fcol]])
             top.set_xlabel("population floor", fontsize=9)
             top.tick_params(labelsize=8)
-    ax.set_title(title if title is not None else f"{y.replace('_', ' ')} by {x.replace('_', ' ')}", fontsize=10,
-                 loc="left")
+    ax.set_title(title if title is not None else f"{y.replace('_', ' ')} by {xlabel}", fontsize=10, loc="left")
     save_figure(fig, path, svg, dpi)
     return fig
 
@@ -151,15 +202,18 @@ def plot_pareto(
     x: str = "merges",
     y: str = "noncoterminous",
     label: str | None = None,
+    hue: str | None = "coterminosity",
     ax=None,
     svg: bool = False,
     dpi: float = 150,
     figsize=(7, 5),
     title: str | None = None,
 ):
-    """Trade-off between two minimised metrics: every row as a grey point, the
-    non-dominated rows (see :func:`pareto_front`) joined as a staircase and
-    optionally labelled by the ``label`` column.
+    """Trade-off between two minimised metrics: every row as a point (in its
+    coterminosity mode's colour when the ``hue`` column is there, see
+    :data:`~ccgmerge.plots.style.MODE_COLOURS`; else grey), the non-dominated
+    rows (see :func:`pareto_front`) joined as a dark staircase and optionally
+    labelled by the ``label`` column.
 
     Returns
     -------
@@ -169,9 +223,16 @@ def plot_pareto(
     fig, ax = new_figure(ax, figsize)
     d = df.dropna(subset=[x, y])
     front = pareto_front(d, x, y)
-    ax.scatter(d[x], d[y], s=22, color="#b0b0b0", zorder=2, label="all plans")
-    ax.step(front[x], front[y], where="post", color=PALETTE[0], lw=1.4, zorder=3)
-    ax.scatter(front[x], front[y], s=36, color=PALETTE[0], zorder=4, label="Pareto front")
+    if hue is not None and hue in d.columns:
+        vals = _text(d[hue])
+        for k, val in enumerate(sorted(vals.unique())):
+            colour, marker, _ = mode_style(val, k)
+            part = d[vals == val]
+            ax.scatter(part[x], part[y], s=24, color=colour, marker=marker, alpha=0.75, zorder=2, label=f"{val} plans")
+    else:
+        ax.scatter(d[x], d[y], s=22, color="#b0b0b0", zorder=2, label="all plans")
+    ax.step(front[x], front[y], where="post", color=_FRONT, lw=1.4, zorder=3)
+    ax.scatter(front[x], front[y], s=46, facecolors="none", edgecolors=_FRONT, lw=1.3, zorder=4, label="Pareto front")
     if label is not None and label in front.columns:
         for _, r in front.iterrows():
             ax.annotate(str(r[label]), (r[x], r[y]), textcoords="offset points", xytext=(5, 4), fontsize=7)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["PALETTE", "UNMERGED_COLOUR", "VIOLATION_COLOUR", "group_colours", "require_matplotlib", "new_figure",
-           "save_figure", "format_population"]
+__all__ = ["PALETTE", "UNMERGED_COLOUR", "VIOLATION_COLOUR", "MODE_COLOURS", "MODE_MARKERS", "MODE_LINES", "ATTRIBUTION",
+           "mode_style", "group_colours", "require_matplotlib", "new_figure", "save_figure", "format_population",
+           "format_money", "money_formatter"]
 
 _INSTALL = 'plotting needs matplotlib (and geopandas for maps): pip install "ccgmerge[maps]"'
 
@@ -22,6 +23,29 @@ PALETTE = (
 UNMERGED_COLOUR = "#dcdcdc"
 #: Colour marking groups that break a rule (and the floor line).
 VIOLATION_COLOUR = "#c00000"
+#: One colour per coterminosity mode, used by every chart (and the reports), so a mode looks the same everywhere.
+MODE_COLOURS = {"off": "#4d4d4d", "nested": "#d95f02", "aligned": "#1b9e77", "penalised": "#7570b3"}
+#: One marker per coterminosity mode (with :data:`MODE_COLOURS`).
+MODE_MARKERS = {"off": "o", "nested": "s", "aligned": "D", "penalised": "^"}
+#: One line style per coterminosity mode.
+MODE_LINES = {"off": ":", "nested": "--", "aligned": "-", "penalised": "-."}
+_OTHER_COLOURS = ("#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4", "#666666")
+#: Attribution written on every map drawn on the real boundaries.
+ATTRIBUTION = "Contains OS data \u00a9 Crown copyright and database right; ONS/NHS data, OGL v3.0"
+
+
+def mode_style(value, k: int = 0) -> tuple[str, str, str]:
+    """(colour, marker, line style) of a line: a coterminosity mode's own
+    (:data:`MODE_COLOURS`, :data:`MODE_MARKERS`, :data:`MODE_LINES`), else the
+    ``k``-th of a fixed list of other looks, so any hue value gets a stable one.
+
+    >>> mode_style("aligned")
+    ('#1b9e77', 'D', '-')
+    """
+    v = str(getattr(value, "value", value))
+    if v in MODE_COLOURS:
+        return MODE_COLOURS[v], MODE_MARKERS[v], MODE_LINES[v]
+    return _OTHER_COLOURS[k % len(_OTHER_COLOURS)], "vP*X<>"[k % 6], ("-", "--", "-.", ":")[k % 4]
 
 
 # --------------------------------------------------------------------------- matplotlib plumbing
@@ -71,35 +95,64 @@ def format_population(p: float) -> str:
     return f"{p / 1e6:.2f}m" if p >= 1e6 else f"{p / 1e3:,.0f}k"
 
 
+def format_money(v: float, per_head: bool = False) -> str:
+    """Pounds: ``£25`` or ``£25.50`` per head; else ``£1.23m``, ``£456k``, ``-£12k``, ``£950``.
+
+    >>> format_money(25, per_head=True), format_money(2_500_000), format_money(-12_345)
+    ('£25', '£2.50m', '-£12k')
+    """
+    sign, a = ("-" if v < 0 else ""), abs(float(v))
+    if per_head:
+        return f"{sign}\u00a3{a:,.2f}".replace(".00", "")
+    if a >= 1e6:
+        return f"{sign}\u00a3{a / 1e6:,.2f}m"
+    return f"{sign}\u00a3{a / 1e3:,.0f}k" if a >= 1e4 else f"{sign}\u00a3{a:,.0f}"
+
+
+def money_formatter(per_head: bool = True):
+    """A matplotlib tick formatter writing pounds (:func:`format_money`)."""
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _: format_money(v, per_head))
+
+
 # --------------------------------------------------------------------------- colours
 def group_colours(plan) -> list[str]:
     """A colour per group of ``plan`` (in ``plan.groups`` order).
 
-    Units alone get :data:`UNMERGED_COLOUR`. Merged groups are coloured greedily
-    from :data:`PALETTE` in order of decreasing population: each takes the
-    least-used colour not used by a neighbouring merged group (ties: palette
-    order), so neighbours always differ and colours are spread evenly. The
-    result depends only on the plan.
+    Units alone get :data:`UNMERGED_COLOUR`. Merged groups are coloured from
+    :data:`PALETTE` by a DSatur colouring of the graph of neighbouring merged
+    groups: the group with the most differently coloured neighbours goes next
+    (ties: more neighbours, more people, first member), and takes the
+    least-used colour that no neighbour has, preferring one that no
+    neighbour's neighbour has either. Neighbours therefore always differ
+    (DSatur needs at most one colour more than the largest number of
+    neighbours, far fewer than the palette on a map), colours are spread
+    evenly, and the result depends only on the plan.
     """
     plan.require_groups()
     inst, groups = plan.instance, plan.groups
     gid = np.empty(inst.n_units, dtype=np.int64)
     for k, g in enumerate(groups):
         gid[list(g)] = k
-    nbrs: dict[int, set[int]] = {k: set() for k in range(len(groups))}
+    merged = {k for k, g in enumerate(groups) if len(g) > 1}
+    nbrs: dict[int, set[int]] = {k: set() for k in merged}
     e = inst.edges
     if len(e):
         ga, gb = gid[e[:, 0]], gid[e[:, 1]]
         for x, y in zip(ga[ga != gb].tolist(), gb[ga != gb].tolist()):
-            nbrs[x].add(y)
-            nbrs[y].add(x)
-    pops = [inst.group_population(g) for g in groups]
-    order = sorted((k for k, g in enumerate(groups) if len(g) > 1), key=lambda k: (-pops[k], groups[k][0]))
+            if x in merged and y in merged:
+                nbrs[x].add(y)
+                nbrs[y].add(x)
+    pops = {k: inst.group_population(groups[k]) for k in merged}
     colour: dict[int, int] = {}
     used = [0] * len(PALETTE)
-    for k in order:
+    todo = set(merged)
+    while todo:
+        k = max(todo, key=lambda k: (len({colour[j] for j in nbrs[k] if j in colour}), len(nbrs[k]), pops[k],
+                                     -groups[k][0]))
+        todo.discard(k)
         banned = {colour[j] for j in nbrs[k] if j in colour}
-        # also avoid neighbours-of-neighbours when possible, for a livelier map
         near = {colour[j2] for j in nbrs[k] for j2 in nbrs[j] if j2 in colour and j2 != k}
         choices = [c for c in range(len(PALETTE)) if c not in banned and c not in near] or \
                   [c for c in range(len(PALETTE)) if c not in banned] or list(range(len(PALETTE)))
