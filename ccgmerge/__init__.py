@@ -28,6 +28,7 @@ from ccgmerge.errors import (
     InfeasibleError,
     InstanceWarning,
     ScenarioError,
+    SolverError,
     ValidationError,
 )
 from ccgmerge.instance import Instance
@@ -52,6 +53,7 @@ __all__ = [
     "Plan",
     "Scenario",
     "ScenarioError",
+    "SolverError",
     "Status",
     "ValidationError",
     "Verdict",

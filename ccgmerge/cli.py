@@ -5,7 +5,8 @@ Subcommands
 ``ccgmerge solve``
     Build an instance (real 2013 CCGs by default), solve a scenario, print the
     plan's summary and its merged groups, optionally write ``plan.csv``,
-    ``groups.csv`` and ``summary.json`` to ``--out DIR``.
+    ``groups.csv`` and ``summary.json`` to ``--out DIR`` (checked before the
+    solve; the set is replaced atomically, see :mod:`ccgmerge.output`).
 ``ccgmerge summary``
     Print :func:`ccgmerge.analysis.summary.summarize` for an instance and a floor.
 
@@ -16,7 +17,9 @@ Exit codes (``solve``)
   message of a :class:`~ccgmerge.errors.CCGMergeError`;
 2 proven infeasible (the explanation is printed);
 3 no plan found within the limits;
-4 the solver-free checker rejected the plan.
+4 the solver-free checker rejected the plan;
+5 the solver failed (it could not run, crashed, or contradicted itself: a
+  :class:`~ccgmerge.errors.SolverError`; the message names the cause).
 
 Input
 -----
@@ -40,6 +43,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import warnings
@@ -47,8 +51,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ccgmerge import data as _data
-from ccgmerge.errors import CCGMergeError, ScenarioError
+from ccgmerge.errors import CCGMergeError, ScenarioError, SolverError
 from ccgmerge.instance import Instance
+from ccgmerge.output import prepare_folder, remove_created, replace_files
 from ccgmerge.scenario import Coterminosity, Objective, Scenario
 
 __all__ = ["main", "build_parser", "parse_objective"]
@@ -58,12 +63,19 @@ EXIT_BAD_INPUT = 1
 EXIT_INFEASIBLE = 2
 EXIT_NO_SOLUTION = 3
 EXIT_CHECK_FAILED = 4
+EXIT_SOLVER_FAILED = 5
 
 #: Units and seed of ``--dataset synthetic`` when ``--units`` / ``--seed`` are not given.
 FALLBACK_UNITS = 211
 FALLBACK_SEED = 0
 #: Merged groups listed in the printed table (all of them are in groups.csv).
 TABLE_ROWS = 25
+#: Largest population floor or ceiling accepted (more people than live on Earth).
+MAX_PEOPLE = 10_000_000_000
+#: Longest --time-limit accepted (about three years; far longer ones overflow the solver's timer).
+MAX_SECONDS = 100_000_000
+#: The files ``solve --out`` writes; a run replaces all of them as one set.
+OUT_FILES = ("plan.csv", "groups.csv", "summary.json")
 
 
 class UsageError(Exception):
@@ -91,18 +103,25 @@ def _limits_arg(items) -> dict:
             out[term] = float(value.replace(",", "").replace("_", ""))
         except ValueError:
             raise ScenarioError(f"--limit {term} {value}: {value!r} is not a number.") from None
+        if not math.isfinite(out[term]):
+            raise ScenarioError(f"--limit {term} {value}: the bound must be a finite number; leave the --limit out "
+                                "for no bound.")
     return out
 
-def _number(kind, what: str, minimum=None, strict=False):
+
+def _number(kind, what: str, minimum=None, strict=False, maximum=None):
     def conv(text: str):
         try:
             v = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{what} must be a {'whole ' if kind is int else ''}number, got {text!r}") from None
-        if kind is float and v != v:
-            raise argparse.ArgumentTypeError(f"{what} must be a number, got {text!r}")
+        if kind is float and not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"{what} must be a finite number, got {text!r} (leave the option out "
+                                             "for its default)")
         if minimum is not None and (v <= minimum if strict else v < minimum):
             raise argparse.ArgumentTypeError(f"{what} must be {'>' if strict else '>='} {minimum}, got {text!r}")
+        if maximum is not None and v > maximum:
+            raise argparse.ArgumentTypeError(f"{what} must be at most {maximum:,}, got {text!r}")
         return v
 
     conv.__name__ = what  # argparse uses it in "invalid <name> value"
@@ -127,6 +146,9 @@ def parse_objective(text: str):
                 out[name.strip()] = float(w)
             except ValueError:
                 raise ScenarioError(f"--objective: weight of {name.strip()!r} must be a number, got {w.strip()!r}.") from None
+            if not math.isfinite(out[name.strip()]):
+                raise ScenarioError(f"--objective {text!r}: weight of {name.strip()!r} must be a finite number, "
+                                    f"got {w.strip()!r}.")
         return out
     return parts[0] if len(parts) == 1 else tuple(parts)
 
@@ -166,7 +188,7 @@ def _economics_options(g) -> None:
                    help="fixed management cost of a CCG (default 2,500,000)")
     g.add_argument("--cost-per-head", type=_number(float, "--cost-per-head", 0), default=0.0, metavar="GBP",
                    help="running cost per head (default 0)")
-    g.add_argument("--floor", type=_number(float, "--floor", 0), default=None, metavar="PEOPLE",
+    g.add_argument("--floor", type=_number(float, "--floor", 0, maximum=MAX_PEOPLE), default=None, metavar="PEOPLE",
                    help="population floor given directly (overrides the economics; default: "
                         "fixed-cost / (allowance + premium - cost-per-head) = 100,000)")
 
@@ -185,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     _input_options(s)
     g = s.add_argument_group("scenario")
     _economics_options(g)
-    g.add_argument("--ceiling", type=_number(float, "--ceiling", 0, strict=True), metavar="PEOPLE",
+    g.add_argument("--ceiling", type=_number(float, "--ceiling", 0, strict=True, maximum=MAX_PEOPLE), metavar="PEOPLE",
                    help="largest population a group may have")
     g.add_argument("--max-units", type=_number(int, "--max-units", 1), metavar="N",
                    help="largest number of units in a group")
@@ -210,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="upper bound on the plan's merges, moved or noncoterminous total; repeatable")
     g = s.add_argument_group("solver")
     g.add_argument("--solver", choices=["cbc", "highs"], default="cbc", help="MIP solver (default cbc)")
-    g.add_argument("--time-limit", type=_number(float, "--time-limit", 0, strict=True), metavar="SECONDS",
+    g.add_argument("--time-limit", type=_number(float, "--time-limit", 0, strict=True, maximum=MAX_SECONDS), metavar="SECONDS",
                    help="limit for the whole solve (default none)")
     g.add_argument("--gap", type=_number(float, "--gap", 0), default=0.0, metavar="REL",
                    help="relative gap at which to stop (default 0: prove optimality)")
@@ -220,7 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model (default auto)")
     g = s.add_argument_group("output")
     g.add_argument("--out", metavar="DIR",
-                   help="write plan.csv (unit,group), groups.csv and summary.json here (created if needed)")
+                   help="write plan.csv (unit,group), groups.csv and summary.json here (created if needed, checked "
+                        "before the solve; the previous run's files are replaced as one set)")
+    g.add_argument("--report", metavar="FILE.html",
+                   help="also write the plan as one self-contained HTML file that opens offline in a browser: an "
+                        "interactive map (hover a group for its members, population, allowance and margin), the "
+                        "groups, the metrics and the checker's verdict")
     s.set_defaults(func=_cmd_solve)
 
     # ---- summary
@@ -233,12 +260,21 @@ def build_parser() -> argparse.ArgumentParser:
     # ---- sweep
     w = sub.add_parser("sweep", help="run a grid of scenarios from a TOML file",
                        description="Run every scenario of CONFIG.toml over one instance, in parallel; each result is "
-                                   "written to OUT/runs/ as soon as it finishes, so rerunning resumes.")
+                                   "written to OUT/runs/ as soon as it finishes, so rerunning resumes (a result "
+                                   "file that is not a valid record of its run is named and recomputed). One sweep "
+                                   "at a time per DIR (a lock, OUT/.lock.json).",
+                       epilog="exit codes: 0 every run solved without error; 1 some run ended in error (or its "
+                              "worker died), or bad input; 75 DIR is in use by another sweep (its PID is named); "
+                              "130 interrupted by Ctrl-C, 143 by SIGTERM (finished runs are kept, results.csv is "
+                              "written: rerun the same command to resume).")
     w.add_argument("config", metavar="CONFIG.toml", help="sweep description (see ccgmerge.analysis.sweep.read_config)")
     w.add_argument("--out", required=True, metavar="DIR", help="results folder (created if needed)")
     w.add_argument("--workers", type=_number(int, "--workers", 1), default=None, metavar="N",
                    help="worker processes (default: the number of CPUs)")
     w.add_argument("--retry-errors", action="store_true", help="re-solve runs saved with status error")
+    w.add_argument("--report", nargs="?", const="", default=None, metavar="FILE.html",
+                   help="also write one self-contained HTML file (the allowance curve, the results and a map per "
+                        "chosen run) that opens offline; default DIR/report.html")
     w.set_defaults(func=_cmd_sweep)
     return parser
 
@@ -291,8 +327,13 @@ def load_instance(a) -> Instance:
 
 
 def _economics(a, **extra) -> Scenario:
-    return Scenario(allowance_per_head=a.allowance, quality_premium_per_head=a.premium, fixed_cost=a.fixed_cost,
-                    cost_per_head=a.cost_per_head, floor=a.floor, **extra)
+    sc = Scenario(allowance_per_head=a.allowance, quality_premium_per_head=a.premium, fixed_cost=a.fixed_cost,
+                  cost_per_head=a.cost_per_head, floor=a.floor, **extra)
+    if sc.floor_population > MAX_PEOPLE:  # only the economics can get here: --floor has a maximum
+        raise UsageError(f"--fixed-cost {a.fixed_cost:g} / (--allowance {a.allowance:g} + --premium {a.premium:g} - "
+                         f"--cost-per-head {a.cost_per_head:g}) gives a population floor of {sc.floor_population:.3g}"
+                         f", more than {MAX_PEOPLE:,} people; check those options or give --floor.")
+    return sc
 
 
 # --------------------------------------------------------------------------- commands
@@ -313,23 +354,19 @@ def _merged_table(plan) -> str:
 
 
 def _write_outputs(plan, out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    if plan.groups is not None:
-        plan.to_csv(out / "plan.csv")
-        plan.groups_table.to_csv(out / "groups.csv", index=False)
-        written += [out / "plan.csv", out / "groups.csv"]
-    plan.to_json(out / "summary.json")
-    written.append(out / "summary.json")
-    return written
+    """Replace the previous run's files with this run's, as one set (:func:`ccgmerge.output.replace_files`)."""
+    writers = {"plan.csv": plan.to_csv, "groups.csv": plan.groups_to_csv} if plan.groups is not None else {}
+    writers["summary.json"] = plan.to_json
+    return replace_files(out, writers, stale=OUT_FILES)
 
 
 def _cmd_solve(a) -> int:
     from ccgmerge.engine.solve import solve
-    from ccgmerge.plan import Status
 
     if a.out is not None and Path(a.out).exists() and not Path(a.out).is_dir():
         raise UsageError(f"--out {a.out}: exists and is not a folder.")
+    if a.report is not None and Path(a.report).is_dir():
+        raise UsageError(f"--report {a.report}: is a folder; give a file name such as report.html.")
     inst = load_instance(a)
     scenario = _economics(
         a,
@@ -344,9 +381,29 @@ def _cmd_solve(a) -> int:
         apart=[tuple(p) for p in a.apart],
         limits=_limits_arg(a.limit),
     )
-    _say(repr(inst))
-    plan = solve(inst, scenario, solver=a.solver, time_limit=a.time_limit, gap=a.gap, threads=a.threads,
-                 formulation=a.formulation)
+    out = None if a.out is None else Path(a.out)
+    created = None if out is None else prepare_folder(out)  # an unwritable --out fails now, not after the solve
+    try:
+        _say(repr(inst))
+        plan = solve(inst, scenario, solver=a.solver, time_limit=a.time_limit, gap=a.gap, threads=a.threads,
+                     formulation=a.formulation)
+        code = _report(plan)
+        if out is not None:
+            _say("wrote " + ", ".join(str(f) for f in _write_outputs(plan, out)))
+        if a.report is not None:
+            from ccgmerge.plots.report import plan_report
+
+            _say(f"wrote {plan_report(plan, a.report)}")
+    except BaseException:
+        remove_created(out, created)  # the folders prepare_folder made, if still empty
+        raise
+    return code
+
+
+def _report(plan) -> int:
+    """Print the outcome of a solve; return the exit code."""
+    from ccgmerge.plan import Status
+
     _say(str(plan))
     if plan.status is Status.INFEASIBLE:
         inf = plan.infeasibility
@@ -357,21 +414,15 @@ def _cmd_solve(a) -> int:
                 _say(f"blocking units ({len(inf.units)}): {', '.join(inf.units)}")
             if inf.suggestion:
                 _say(f"suggestion: {inf.suggestion}")
-        code = EXIT_INFEASIBLE
-    elif plan.status is Status.NO_SOLUTION:
+        return EXIT_INFEASIBLE
+    if plan.status is Status.NO_SOLUTION:
         bound = "" if plan.bound is None else f" (best bound {plan.bound})"
         _say(f"no plan found within the limits{bound}; raise --time-limit or --gap.")
-        code = EXIT_NO_SOLUTION
-    else:
-        _say("")
-        _say(_merged_table(plan))
-        code = EXIT_OK if plan.ok else EXIT_CHECK_FAILED
-        if code == EXIT_CHECK_FAILED:
-            _say("error: the checker rejected the plan (see the violations above).", sys.stderr)
-    if a.out is not None:
-        files = _write_outputs(plan, Path(a.out))
-        _say("wrote " + ", ".join(str(f) for f in files))
-    return code
+        return EXIT_NO_SOLUTION
+    _say("\n" + _merged_table(plan))
+    if not plan.ok:
+        _say("error: the checker rejected the plan (see the violations above).", sys.stderr)
+    return EXIT_OK if plan.ok else EXIT_CHECK_FAILED
 
 
 def _cmd_summary(a) -> int:
@@ -384,10 +435,41 @@ def _cmd_summary(a) -> int:
 
 
 def _cmd_sweep(a) -> int:
-    from ccgmerge.analysis.sweep import sweep_from_config
+    import signal
 
-    result = sweep_from_config(a.config, a.out, workers=a.workers, retry_errors=a.retry_errors)
+    from ccgmerge.analysis.sweep import SweepInterrupted, SweepLocked, sweep_from_config
+
+    signals = []
+
+    def on_term(signum, frame):  # SIGTERM stops the sweep like Ctrl-C: finished runs kept, workers killed
+        if not signals:
+            signals.append(signum)
+            raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread
+        previous = None
+    try:
+        result = sweep_from_config(a.config, a.out, workers=a.workers, retry_errors=a.retry_errors)
+    except SweepLocked as exc:
+        _say(f"error: {exc}", sys.stderr)
+        return 75
+    except SweepInterrupted as exc:
+        _say(str(exc), sys.stderr)
+        return 128 + int(signals[0] if signals else signal.SIGINT)
+    except KeyboardInterrupt:
+        _say(f"interrupted; runs finished so far are kept in {Path(a.out) / 'runs'}: rerun the same command to "
+             "resume.", sys.stderr)
+        return 128 + int(signals[0] if signals else signal.SIGINT)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     _say(result.summary())
+    if a.report is not None:
+        from ccgmerge.plots.report import sweep_report
+
+        _say(f"wrote {sweep_report(a.out, a.report or None)}")
     return result.exit_code
 
 
@@ -414,6 +496,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog = exc.prog or ("ccgmerge" if args is None else f"ccgmerge {args.command}")
         _say(f"run '{prog} --help' for the options.", sys.stderr)
         return EXIT_BAD_INPUT
+    except SolverError as exc:  # the solver cannot run, crashed or contradicted itself
+        _say(f"error: the solver failed: {exc}", sys.stderr)
+        return EXIT_SOLVER_FAILED
     except CCGMergeError as exc:
         # ValidationError, ScenarioError, DataNotFoundError: a message, never a traceback.
         _say(f"error: {exc}", sys.stderr)

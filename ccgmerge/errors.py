@@ -45,6 +45,30 @@ class InfeasibleError(CCGMergeError):
         super().__init__(message)
 
 
+class SolverError(CCGMergeError):
+    """The solver could not run, crashed, or contradicted itself.
+
+    Raised instead of a plan when the answer cannot be trusted: the CBC binary
+    is missing or exits with an error or a signal, HiGHS fails, or a solver
+    reports "infeasible" for a block that holds a plan the checker accepts.
+    The message names the solver, the cause (path, exit code, signal) and what
+    to do; ``solver`` and ``cause`` hold the first two for scripts. (A solver
+    stopped by the time limit is not an error: that plan is FEASIBLE or
+    NO_SOLUTION.)
+
+    Examples
+    --------
+    >>> err = SolverError("cbc failed", solver="cbc", cause="exit code 1")
+    >>> err.solver, err.cause
+    ('cbc', 'exit code 1')
+    """
+
+    def __init__(self, message: str, solver: str = "", cause: str = ""):
+        self.solver = solver
+        self.cause = cause
+        super().__init__(message)
+
+
 class DataNotFoundError(CCGMergeError, FileNotFoundError):
     """The shared real-data folder (or one of its files) is missing."""
 

@@ -174,3 +174,27 @@ def test_checker_and_enumeration_agree_on_connectivity(seed):
             assert (len(connected_pieces(inst.neighbours, members)) <= 1) is want, members
             checked[want] += 1
     assert checked[True] > 0 and checked[False] > 0
+
+
+def readme_layout() -> set[str]:
+    """The module paths drawn in README's "Project layout" block (a tree indented
+    by two spaces a level; ``name/`` opens a folder), relative to the repository."""
+    text = (PACKAGE.parent / "README.md").read_text()
+    block = text.split("## Project layout", 1)[1].split("```", 2)[1]
+    paths, stack = set(), []
+    for line in block.splitlines():
+        if not line.strip():
+            continue
+        depth = (len(line) - len(line.lstrip(" "))) // 2
+        name = line.split()[0]
+        stack = stack[:depth] + [name.rstrip("/")]
+        if name.endswith(".py"):
+            paths.add("/".join(stack))
+    return paths
+
+
+def test_readme_layout_draws_every_module():
+    """README's "Project layout" lists exactly the package's modules, one line each."""
+    actual = {p.relative_to(PACKAGE.parent).as_posix() for p in PACKAGE.rglob("*.py")}
+    drawn = {p for p in readme_layout() if p.startswith("ccgmerge/")}
+    assert sorted(actual - drawn) == [] and sorted(drawn - actual) == []

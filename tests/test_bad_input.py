@@ -550,12 +550,6 @@ def test_infeasibility_suggestion_names_max_units_and_the_unit():
     assert infeasibility_suggestion(Scenario(floor=250_000, contiguity=False), inst) == "lower the floor."
 
 
-def _solve_py_explains() -> bool:
-    return "infeasibility_suggestion" in Path(SOLVE.__file__).read_text()
-
-
-@pytest.mark.skipif(not _solve_py_explains(), reason="needs the one-line change in ccgmerge/engine/solve.py "
-                    "(suggestion=infeasibility_suggestion(...))")
 def test_max_units_infeasibility_names_max_units_and_the_unit(tmp_path, capsys):
     code, out, err = run(capsys, ["solve", "--dataset", "synthetic", "--units", "30", "--seed", "1", *FLOOR,
                                   "--max-units", "1", "--out", tmp_path / "out"])

@@ -31,16 +31,18 @@ from __future__ import annotations
 import time
 
 from ccgmerge.check import check_plan
-from ccgmerge.engine.backends import SolverOptions, solver_version
+from ccgmerge.engine.backends import SolverOptions, kill_time, solver_version
 from ccgmerge.engine.formulations import FORMULATIONS, NAMES
 from ccgmerge.engine.formulations.base import Block, BlockResult, SolveContext, limit_rhs
+from ccgmerge.engine.explain import infeasibility_suggestion
 from ccgmerge.engine.heuristics import greedy_merge
 from ccgmerge.engine.preprocess import preprocess
 from ccgmerge.engine.subsets import CandidateLimitError
-from ccgmerge.errors import ScenarioError
+from ccgmerge.errors import ScenarioError, SolverError
 from ccgmerge.instance import Instance
 from ccgmerge.metrics import objective_value, plan_metrics
 from ccgmerge.plan import Infeasibility, Plan, Status
+from ccgmerge.rules import RULES, limits_met, partition_ok
 from ccgmerge.scenario import Scenario
 
 __all__ = ["solve"]
@@ -48,7 +50,7 @@ __all__ = ["solve"]
 _WORST = [Status.INFEASIBLE, Status.NO_SOLUTION, Status.FEASIBLE, Status.OPTIMAL]
 
 
-def _greedy_fallback(inst: Instance, block: Block, scenario: Scenario, res: BlockResult) -> BlockResult:
+def _greedy_fallback(inst: Instance, block: Block, scenario: Scenario, res: BlockResult, timed: bool) -> BlockResult:
     """When the models end without a plan (time limit), the greedy heuristic's
     plan for the block, if it finds one: status FEASIBLE, the solver's bound
     (if any) kept. The assembled plan is checked like any other, so a greedy
@@ -57,9 +59,39 @@ def _greedy_fallback(inst: Instance, block: Block, scenario: Scenario, res: Bloc
     groups = greedy_merge(inst, scenario, block.units)
     if groups is None:
         return res
+    why = "within the time limit" if timed else "(the solver stopped without one)"
     return BlockResult(groups, Status.FEASIBLE, None, None, res.formulation + "+greedy", res.seconds,
-                       f"{res.detail}; no plan from the model within the time limit: greedy heuristic's plan, "
-                       "bound unknown", res.n_vars, res.n_cons)
+                       f"{res.detail}; no plan from the model {why}: greedy heuristic's plan, bound unknown",
+                       res.n_vars, res.n_cons)
+
+
+def _block_plan_ok(instance: Instance, scenario: Scenario, block: Block, groups: list[list[int]],
+                   fixed: list[list[int]]) -> bool:
+    """Whether ``groups`` (a plan of ``block`` alone) passes every rule. With
+    limits (which bound plan totals) the block holds every unit not locked
+    alone, so the whole plan is checked; otherwise the rules that judge
+    groups one by one (or pairs of units) are applied to the block's groups."""
+    if sorted(i for g in groups for i in g) != sorted(block.units):
+        return False
+    if scenario.limits:
+        return check_plan(instance, [list(g) for g in fixed] + groups, scenario).ok
+    per_group = [r for r in RULES if r not in (partition_ok, limits_met)]
+    return not any(rule(instance, groups, scenario) for rule in per_group)
+
+
+def _contradiction(instance: Instance, b: Block, scenario: Scenario, ctx: SolveContext, res: BlockResult) -> None:
+    """A solver's "infeasible" is not taken on trust: when the greedy heuristic
+    finds a plan for the block that passes every rule, the verdict is a
+    solver failure (:class:`~ccgmerge.errors.SolverError`), never a proof."""
+    groups = greedy_merge(instance, scenario, b.units)
+    if groups is None or not _block_plan_ok(instance, scenario, b, groups, [[u] for u in ctx.fixed]):
+        return
+    name = ctx.options.name
+    raise SolverError(
+        f"the solver {name} reported {b.label} ({len(b.units)} units) infeasible with the {res.formulation} model, "
+        f"but the greedy heuristic's plan for it ({len(groups)} groups) passes every rule: the solver failed "
+        f"({res.detail}). Try solver='highs' (or 'cbc'), or a smaller penalty_weight.",
+        solver=name, cause="infeasible verdict on a feasible block")
 
 
 def _fixed_split(instance: Instance, blocks: list[Block], fixed: list[list[int]]) -> set[int]:
@@ -93,8 +125,10 @@ def _solve_block(instance: Instance, b: Block, scenario: Scenario, ctx: SolveCon
         break
     if res is None:  # a forced formulation that accepts no block: the compact model, as before
         res = FORMULATIONS[-1].solve_block(instance, b, scenario, ctx)
+    if res.status is Status.INFEASIBLE:
+        _contradiction(instance, b, scenario, ctx, res)
     if res.groups is None and res.status is Status.NO_SOLUTION:
-        res = _greedy_fallback(instance, b, scenario, res)
+        res = _greedy_fallback(instance, b, scenario, res, ctx.deadline is not None)
     return res
 
 
@@ -120,7 +154,10 @@ def solve(
     instance : Instance
     scenario : Scenario, default ``Scenario()`` (GBP 25 per head, floor 100,000)
     solver : "cbc" (default), "highs", or a PuLP solver object
-    time_limit : seconds for the whole solve, or None
+    time_limit : seconds for the whole solve, or None. The solve returns within
+        ``time_limit + max(2 s, 5%)`` (:func:`ccgmerge.engine.backends.overrun_grace`):
+        no solver starts after the limit and one still running half-way
+        through that slack is killed (its temporary files removed).
     gap : relative gap at which the solver may stop (0 = prove optimality)
     threads : solver threads
     formulation : "auto", "packing", "partition", "labelled" or "compact"
@@ -139,6 +176,15 @@ def solve(
     -------
     Plan
         Always checked: ``plan.verdict`` is the solver-free checker's verdict.
+
+    Raises
+    ------
+    SolverError
+        The solver cannot run (a missing binary), fails (an error exit, a
+        crash) or contradicts itself ("infeasible" for a block the greedy
+        heuristic solves within the rules).
+    KeyboardInterrupt
+        On Ctrl-C, after stopping the solver process.
     """
     t0 = time.perf_counter()
     scenario = scenario or Scenario()
@@ -146,6 +192,9 @@ def solve(
     if formulation not in NAMES:
         raise ScenarioError(f"formulation={formulation!r}; allowed: 'auto', 'packing', 'partition', 'labelled', 'compact'.")
     deadline = None if time_limit is None else t0 + time_limit
+    # a solver still running half-way through the slack is killed; the rest of the slack
+    # is for reading its answer, the greedy fallback and the checker
+    hard = None if time_limit is None else kill_time(deadline, time_limit)
     blocks, fixed, infeasible = preprocess(instance, scenario)
     sname = solver_version(options)
     if infeasible is not None:
@@ -158,7 +207,7 @@ def solve(
     if formulation != "auto" and not any(exact[k] for k, f in enumerate(FORMULATIONS) if f.name == formulation):
         requires = next(f.requires for f in FORMULATIONS if f.name == formulation)
         raise ScenarioError(f"formulation={formulation!r} is exact only for {requires}; use 'auto'.")
-    ctx = SolveContext(options, deadline, candidate_limit,
+    ctx = SolveContext(options, deadline, hard, candidate_limit,
                        limits=limit_rhs(instance, scenario, fixed) if scenario.limits and blocks else {},
                        fixed_split=_fixed_split(instance, blocks, fixed), fixed=[g[0] for g in fixed], symmetry=symmetry)
 
@@ -182,7 +231,7 @@ def solve(
         inf = Infeasibility(
             "the solver proved that no plan meets the rules in " + "; ".join(b.label for b in bad) + ".",
             units=tuple(instance.unit_codes[i] for b in bad for i in b.units),
-            suggestion="relax the ceiling, the locks or the coterminosity mode.",
+            suggestion=infeasibility_suggestion(scenario, instance, [i for b in bad for i in b.units]),
             proven_by="solver",
         )
         return Plan(instance, scenario, Status.INFEASIBLE, None, infeasibility=inf, solver=sname, formulation=form,

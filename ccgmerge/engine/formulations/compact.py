@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pulp
 
-from ccgmerge.engine.formulations.base import Block, BlockResult, Formulation, SolveContext, objective_stages
+from ccgmerge.engine.formulations.base import Block, BlockResult, Formulation, SolveContext, stage_cap, stage_plan, time_left
 from ccgmerge.engine.backends import SolverOptions
 from ccgmerge.engine.heuristics import greedy_merge
 from ccgmerge.engine.subsets import connected_pieces
@@ -385,17 +385,18 @@ def solve_compact(inst: Instance, block: Block, scenario: Scenario, options: Sol
         fixed_units = []
     if limits:
         add_compact_limits(prob, inst, x, members, d, limits, list(fixed))
-    stages = objective_stages(scenario)
-    status, value, bound, groups, detail = Status.OPTIMAL, None, None, None, ""
+    plan = stage_plan(scenario, inst)
+    stages = plan.stages
+    groups, detail, outs = None, "", []
     integral_stage = [all(t in (Objective.MERGES, Objective.SPLIT_AREAS) or float(w) == 0 for t, w in st)
                       or all(float(w).is_integer() for _, w in st) for st in stages]
     cuts_total = 0
     for si, stage in enumerate(stages):
         prob.setObjective(compact_objective(prob, inst, x, members, d, stage, fixed_split, f"s{si}", fixed_units))
         rounds = 0
+        stage_out = None
         while True:
-            left = None if deadline is None else max(1.0, deadline - time.perf_counter())
-            out = run(prob, options, left, integral=integral_stage[si])
+            out = run(prob, options, time_left(deadline), integral=integral_stage[si])
             detail = out.detail
             if out.status is Status.INFEASIBLE:
                 if si == 0:
@@ -416,19 +417,19 @@ def solve_compact(inst: Instance, block: Block, scenario: Scenario, options: Sol
             rounds += 1
             if added == 0:
                 groups = [sorted(g) for _, g in sorted(cur.items())]
-                if si == 0:
-                    value, bound, status = out.objective, out.bound, out.status
-                elif out.status is not Status.OPTIMAL and status is Status.OPTIMAL:
-                    status = Status.FEASIBLE
+                stage_out = (out.objective, out.bound, out.status)
+                outs.append(stage_out)
                 break
             if deadline is not None and time.perf_counter() > deadline:
                 if si == 0:
                     return BlockResult(None, Status.NO_SOLUTION, None, out.bound, "compact", time.perf_counter() - t0,
                                         f"time limit during cut rounds ({rounds} rounds)", len(prob.variables()), len(prob.constraints))
                 break
-        if si + 1 < len(stages) and groups is not None:
-            expr = prob.objective
-            prob += expr <= out.objective + 1e-6 * max(1.0, abs(out.objective)), f"lex_{si}"
+        if stage_out is None:
+            break  # this stage left no plan: keep the previous stage's
+        if si + 1 < len(stages):
+            prob += prob.objective <= stage_cap(stage_out[0], integral_stage[si]), f"lex_{si}"
+    value, bound, status = plan.summarise(outs)
     return BlockResult(groups, status, value, bound, "compact", time.perf_counter() - t0,
                         f"{detail}; {cuts_total} separator cuts{start_note}", len(prob.variables()), len(prob.constraints))
 

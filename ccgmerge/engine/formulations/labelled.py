@@ -19,7 +19,8 @@ import numpy as np
 import pulp
 
 from ccgmerge.engine.formulations import realign
-from ccgmerge.engine.formulations.base import (Block, BlockResult, Formulation, SolveContext, objective_names)
+from ccgmerge.engine.formulations.base import (Block, BlockResult, Formulation, SolveContext, objective_names,
+                                               time_left)
 from ccgmerge.engine.backends import SolverOptions
 from ccgmerge.engine.subsets import connected_pieces
 from ccgmerge.instance import Instance
@@ -161,8 +162,7 @@ def solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: So
     prob, x, _ = build_labelled(d)
     cuts, rounds = 0, 0
     while True:
-        left = None if deadline is None else max(1.0, deadline - time.perf_counter())
-        out = run(prob, options, left, integral=True)
+        out = run(prob, options, time_left(deadline), integral=True)
         if out.status is Status.INFEASIBLE:
             return BlockResult(None, Status.INFEASIBLE, None, None, "labelled", time.perf_counter() - t0, out.detail,
                                 len(prob.variables()), len(prob.constraints))

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import pulp
 
 from ccgmerge.engine.formulations.base import (Block, BlockResult, Formulation, SolveContext, objective_names,
-                                               objective_stages)
+                                               objective_stages, stage_cap, time_left, too_late_to_build)
 from ccgmerge.engine.backends import SolverOptions
 from ccgmerge.engine.subsets import CandidateLimitError, minimal_sets
 from ccgmerge.instance import Instance
@@ -217,12 +217,17 @@ def packing_stages(inst: Instance, data: PackingData, stages, options: SolverOpt
     for si, stage in enumerate(stages):
         data.values = [_values(inst, stage, root_of(S)) for S in data.cands]
         data.area_values = [_values(inst, stage, r) for r in area_roots]
+        if too_late_to_build(deadline, sum(len(S) + 1 for S in data.cands) + sum(len(C) + 1 for C in data.area_cands)):
+            if si == 0:
+                res.status, res.detail = Status.NO_SOLUTION, "too little time left to build the model"
+                return res
+            break  # keep the previous stage's plan
         prob, y, s, z = build_packing(data, name=f"packing_{si}")
         for expr, rhs in prob_constraints:
             prob += expr(y, z) <= rhs
         res.n_vars, res.n_cons = len(prob.variables()), len(prob.constraints)
-        left = None if deadline is None else max(1.0, deadline - time.perf_counter())
-        out = run(prob, options, left, integral=all(float(v).is_integer() for v in data.values + data.area_values))
+        integral = all(float(v).is_integer() for v in data.values + data.area_values)
+        out = run(prob, options, time_left(deadline), integral=integral)
         res.detail = out.detail
         if out.status is Status.INFEASIBLE:
             res.status = Status.INFEASIBLE
@@ -242,7 +247,7 @@ def packing_stages(inst: Instance, data: PackingData, stages, options: SolverOpt
             res.status = Status.FEASIBLE
         if si + 1 < len(stages):
             vals, avals = list(data.values), list(data.area_values)
-            target = out.objective + 1e-6 * max(1.0, abs(out.objective))
+            target = stage_cap(out.objective, integral)
 
             def expr(y, z, vals=vals, avals=avals):
                 return pulp.lpSum(-v * y[k] for k, v in enumerate(vals)) + pulp.lpSum(-v * z[k] for k, v in enumerate(avals))

@@ -33,7 +33,8 @@ import numpy as np
 import pulp
 
 from ccgmerge.engine.formulations.base import (Block, BlockResult, Formulation, SolveContext, group_noncoterminous,
-                                               objective_names, objective_stages)
+                                               objective_names, stage_cap, stage_plan, time_left,
+                                               too_late_to_build)
 from ccgmerge.engine.backends import SolverOptions
 from ccgmerge.engine.heuristics import greedy_merge
 from ccgmerge.engine.subsets import CandidateLimitError, check_deadline, connected_pieces
@@ -315,6 +316,9 @@ def solve_partition(inst: Instance, block: Block, scenario: Scenario, options: S
         return False
 
     cands = unsplittable_sets(inst.neighbours, w, F, nodes=block.units, limit=limit, prune=prune, deadline=deadline)
+    if too_late_to_build(deadline, sum(len(G) + 1 for G in cands)):
+        return BlockResult(None, Status.NO_SOLUTION, None, None, "partition", time.perf_counter() - t0,
+                           f"too little time left to build the model of {len(cands)} candidates")
     ua = inst.unit_area_people
     costs = {
         "merges": [len(G) - 1 for G in cands],
@@ -337,14 +341,15 @@ def solve_partition(inst: Instance, block: Block, scenario: Scenario, options: S
             start_note = "; warm start: greedy plan"
         else:
             start_note = "; warm start: none (the greedy heuristic found no plan)"
-    stages = objective_stages(scenario)
-    status, value, bound, groups, detail = Status.OPTIMAL, None, None, None, ""
+    plan = stage_plan(scenario, inst)
+    stages = plan.stages
+    groups, detail, outs = None, "", []
     for si, stage in enumerate(stages):
         st = {t.value: float(wt) for t, wt in stage if wt}
         expr = partition_objective(x, data, st)
         prob.setObjective(expr)
-        left = None if deadline is None else max(1.0, deadline - time.perf_counter())
-        out = run(prob, options, left, integral=all(v.is_integer() for v in st.values()))
+        integral = all(v.is_integer() for v in st.values())
+        out = run(prob, options, time_left(deadline), integral=integral)
         detail = out.detail
         if out.status is Status.INFEASIBLE and si == 0:
             return BlockResult(None, Status.INFEASIBLE, None, None, "partition", time.perf_counter() - t0,
@@ -355,12 +360,10 @@ def solve_partition(inst: Instance, block: Block, scenario: Scenario, options: S
                                     f"{detail}; {len(cands)} candidates", len(prob.variables()), len(prob.constraints))
             break
         groups = [list(G) for k, G in enumerate(cands) if x[k].varValue is not None and x[k].varValue > 0.5]
-        if si == 0:
-            value, bound, status = out.objective, out.bound, out.status
-        elif out.status is not Status.OPTIMAL and status is Status.OPTIMAL:
-            status = Status.FEASIBLE
+        outs.append((out.objective, out.bound, out.status))
         if si + 1 < len(stages):
-            prob += expr <= out.objective + 1e-6 * max(1.0, abs(out.objective)), f"lex_{si}"
+            prob += expr <= stage_cap(out.objective, integral), f"lex_{si}"
+    value, bound, status = plan.summarise(outs)
     return BlockResult(groups, status, value, bound, "partition", time.perf_counter() - t0,
                         f"{detail}; {len(cands)} candidates{start_note}", len(prob.variables()), len(prob.constraints))
 
