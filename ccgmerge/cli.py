@@ -177,6 +177,14 @@ def _input_options(p: argparse.ArgumentParser) -> None:
                    help="add an adjacency edge between units A and B; repeatable")
     g.add_argument("--remove-edge", nargs=2, action="append", metavar=("A", "B"), default=[],
                    help="remove the adjacency edge between units A and B; repeatable")
+    g.add_argument("--crossings", type=_number(float, "--crossings", 0), default=None, metavar="METRES",
+                   help="ccg2013/lsoa2013: join units whose gap across tidal water is at most METRES by a 'water' "
+                        "edge, from the shipped crossing tables (500 joins Newcastle and Gateshead across the Tyne "
+                        "and every HWB cut by a river); default none. A gap is evidence of a bridge, not a road")
+    g.add_argument("--min-shared-boundary", type=_number(float, "--min-shared-boundary", 0), default=None,
+                   metavar="METRES",
+                   help="ccg2013/lsoa2013: drop boundary edges whose shared boundary is shorter than METRES (10 drops "
+                        "the corner contacts: 2 CCG pairs, 1,782 LSOA pairs); default none (keep them)")
 
 
 def _economics_options(g) -> None:
@@ -301,6 +309,9 @@ def _check_input_args(a) -> str:
         raise UsageError("--units and --seed apply only to --dataset synthetic.")
     if a.data is not None and dataset not in ("ccg2013", "lsoa2013"):
         raise UsageError("--data applies only to --dataset ccg2013 or lsoa2013.")
+    if (a.crossings is not None or a.min_shared_boundary is not None) and dataset not in ("ccg2013", "lsoa2013"):
+        raise UsageError("--crossings and --min-shared-boundary apply only to --dataset ccg2013 or lsoa2013 "
+                         "(edit your own adjacency CSV, or use ccgmerge.data.from_geodataframe).")
     return dataset
 
 
@@ -317,10 +328,11 @@ def load_instance(a) -> Instance:
                         seed=a.seed if a.seed is not None else FALLBACK_SEED)
     else:
         folder = _data.data_dir(a.data)  # --data, else CCGMERGE_DATA, ..., else the packaged tables
+        edges = {"crossings": a.crossings, "min_shared_boundary_m": a.min_shared_boundary}
         if dataset == "ccg2013":
-            inst = _data.load_ccg2013(folder)
+            inst = _data.load_ccg2013(folder, **edges)
         else:
-            inst = _data.load_lsoa2013(folder, hwbs=a.hwb)
+            inst = _data.load_lsoa2013(folder, hwbs=a.hwb, **edges)
     if a.add_edge or a.remove_edge:
         inst = inst.with_edges(add=[tuple(p) for p in a.add_edge], remove=[tuple(p) for p in a.remove_edge])
     return inst

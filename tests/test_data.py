@@ -12,6 +12,7 @@ import json
 import re
 import warnings
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
@@ -248,6 +249,83 @@ def test_lsoa_subset_errors(data_path):
         load_lsoa2013(data_path, ccgs=["ZZZ"])
     with pytest.raises(ValidationError, match="keep no LSOA"):
         load_lsoa2013(data_path, hwbs=["E06000005"], ccgs=["03V"])
+
+
+# ------------------------------------------------- water crossings and corner contacts
+#: the 20 CCG pairs of ccg2013_water_crossings.csv with a gap of at most 500 m (PROVENANCE.md)
+WATER_500 = {("01E", "02G"), ("00F", "00H"), ("00F", "00G"), ("08C", "08P"), ("07G", "99F"), ("08C", "08X"),
+             ("08X", "09A"), ("07T", "08Q"), ("00G", "00N"), ("08K", "09A"), ("08X", "08Y"), ("00N", "99C"),
+             ("08Q", "08V"), ("07T", "08K"), ("08A", "08V"), ("08Q", "09A"), ("08L", "08V"), ("02G", "02M"),
+             ("08A", "08M"), ("07L", "08A")}
+
+
+def test_ccg2013_defaults_unchanged(data_path, ccg2013):
+    inst = load_ccg2013(data_path, crossings=None, min_shared_boundary_m=None)
+    assert inst.fingerprint == ccg2013.fingerprint
+    assert list(inst.adjacency.columns) == list(ccg2013.adjacency.columns) and "gap_m" not in inst.adjacency
+
+
+def test_ccg2013_crossings_500_add_the_20_water_edges(data_path, ccg2013):
+    inst = load_ccg2013(data_path, crossings=500)
+    adj = inst.adjacency
+    water = adj[adj["kind"] == "water"]
+    assert set(zip(water["a"], water["b"])) == WATER_500
+    assert water["gap_m"].max() <= 500 and water["gap_m"].min() == 16.5
+    assert water.set_index(["a", "b"]).loc[("00F", "00H"), "gap_m"] == 93.1  # the Tyne
+    assert len(adj) == 531 + 20 and (adj.loc[adj["kind"] == "boundary", "gap_m"] == 0).all()
+    assert sorted(adj.loc[adj["kind"] == "bridge", "gap_m"]) == pytest.approx([1206.0, 1916.0])  # Isle of Wight
+    tyne = ["00F", "00G", "00H"]
+    assert not nx.is_connected(ccg2013.adjacency_graph().subgraph(tyne))
+    assert nx.is_connected(inst.adjacency_graph().subgraph(tyne))
+    assert (load_ccg2013(data_path, crossings=2500).adjacency["kind"] == "water").sum() == 33
+    assert (load_ccg2013(data_path, crossings=0).adjacency["kind"] == "water").sum() == 0
+
+
+def test_ccg2013_min_shared_boundary_drops_the_point_contacts(data_path, ccg2013):
+    inst = load_ccg2013(data_path, min_shared_boundary_m=10)
+    gone = set(zip(ccg2013.adjacency["a"], ccg2013.adjacency["b"])) - set(zip(inst.adjacency["a"], inst.adjacency["b"]))
+    assert gone == {("01Y", "03N"), ("02P", "04J")}  # the two 4 m tripoint contacts
+    assert inst.is_connected() and (inst.adjacency["kind"] == "bridge").sum() == 2
+    assert load_ccg2013(data_path, min_shared_boundary_m=0).fingerprint == ccg2013.fingerprint
+
+
+def test_lsoa2013_crossings(data_path, lsoa2013):
+    inst = load_lsoa2013(data_path, crossings=500)
+    kinds = inst.adjacency["kind"].value_counts().to_dict()
+    # 467 file rows at <= 500 m; 4 of them (Berwick, Canvey, Walney, Hayling) are already bridge edges
+    assert kinds == {"boundary": 96_287, "water": 463, "bridge": 6}
+    water = inst.adjacency[inst.adjacency["kind"] == "water"]
+    assert (water["gap_m"] == water["distance_m"]).all() and water["gap_m"].max() <= 500
+    assert load_lsoa2013(data_path, crossings=None).fingerprint == lsoa2013.fingerprint
+    # the Tyne: Newcastle and Gateshead's LSOAs in one piece only with the crossings
+    tyne = ["E08000021", "E08000037"]
+    with pytest.warns(InstanceWarning):
+        assert len(load_lsoa2013(data_path, hwbs=tyne).components()) == 2
+    assert load_lsoa2013(data_path, hwbs=tyne, crossings=500).is_connected()
+
+
+@pytest.mark.parametrize("hwb, pieces_250", [("E06000006", 2), ("E06000035", 1), ("E06000013", 1)])
+def test_lsoa2013_crossings_reconnect_cut_hwbs(data_path, hwb, pieces_250):
+    with pytest.warns(InstanceWarning):
+        assert len(load_lsoa2013(data_path, hwbs=[hwb]).components()) == 2
+    assert len(load_lsoa2013(data_path, hwbs=[hwb], crossings=250, warn=False).components()) == pieces_250
+    assert load_lsoa2013(data_path, hwbs=[hwb], crossings=500).is_connected()
+
+
+def test_lsoa2013_min_shared_boundary_drops_the_point_contacts(data_path, lsoa2013):
+    inst = load_lsoa2013(data_path, min_shared_boundary_m=10)
+    adj = lsoa2013.adjacency
+    assert len(inst.adjacency) == len(adj) - 1_782 == len(adj) - int(adj["point_contact"].sum())
+    assert not inst.adjacency["point_contact"].any() and inst.is_connected()
+
+
+@pytest.mark.parametrize("bad", [-1, -0.1, float("nan"), float("inf"), "500", True])
+@pytest.mark.parametrize("arg", ["crossings", "min_shared_boundary_m"])
+def test_adjacency_options_are_validated(data_path, arg, bad):
+    for loader, kw in ((load_ccg2013, {}), (load_lsoa2013, {"hwbs": ["E06000006"]})):
+        with pytest.raises(ValidationError, match=arg) as info:
+            loader(data_path, **kw, **{arg: bad})
+        assert info.value.items == (arg,)
 
 
 # --------------------------------------------------------- configurations

@@ -25,6 +25,10 @@ All are importable from this package; each lives in a submodule:
   with what actually happened);
 * :func:`from_csv` / :func:`to_csv` / :func:`from_folder`
   (:mod:`~ccgmerge.data.tables`) -- users' own tables, with a column mapping;
+* :func:`from_geodataframe` (:mod:`~ccgmerge.data.geo`) -- an instance from
+  unit polygons: adjacency (rook or queen contiguity, water crossings,
+  islands) and membership from geometry; needs the optional ``geo`` extra
+  (``pip install "ccgmerge[geo]"``), imported only when called;
 * :func:`data_dir` / :func:`data_locations` / :func:`has_real_data` /
   :func:`packaged_data_dir` / :func:`geometry_file`
   (:mod:`~ccgmerge.data.paths`) -- where the data folder and the geometry are;
@@ -42,6 +46,7 @@ Instance('England CCGs 2013': 211 units, 152 areas, 531 adjacency edges, populat
 
 from ccgmerge.data.ccg2013 import load_ccg2013
 from ccgmerge.data.configurations import configuration_names, load_configuration
+from ccgmerge.data.geo import from_geodataframe
 from ccgmerge.data.lsoa import load_lsoa2013, load_lsoa_units, lsoa_unit_levels
 from ccgmerge.data.paths import data_dir, data_locations, geometry_file, has_real_data, packaged_data_dir
 from ccgmerge.data.tables import from_csv, from_folder, to_csv
@@ -57,6 +62,7 @@ __all__ = [
     "lsoa_unit_levels",
     "from_csv",
     "from_folder",
+    "from_geodataframe",
     "to_csv",
     "data_locations",
     "geometry_file",

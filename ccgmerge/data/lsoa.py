@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ccgmerge.data.ccg2013 import adjacency_options
 from ccgmerge.data.paths import data_dir, read_data_file
 from ccgmerge.errors import ValidationError, format_items
 from ccgmerge.instance import Instance
@@ -36,6 +37,20 @@ def _lsoa_adjacency(d: Path, bridges: bool) -> pd.DataFrame:
     return e
 
 
+def _with_water(d: Path, e: pd.DataFrame, crossings: float) -> pd.DataFrame:
+    """``e`` (rows of ``lsoa11_adjacency.csv.gz``) and the water crossings up to ``crossings`` metres that are not
+    already edges, as rows of edge_type ``water`` (distance_m = the gap)."""
+    w = read_data_file(d, "lsoa11_water_crossings.csv.gz", dtype={"lsoa11_a": str, "lsoa11_b": str,
+                                                                  "ccg13_a": str, "ccg13_b": str})
+    w = w[w["distance_m"] <= crossings]
+    have = pd.MultiIndex.from_arrays([e["lsoa11_a"], e["lsoa11_b"]])
+    w = w[~pd.MultiIndex.from_arrays([w["lsoa11_a"], w["lsoa11_b"]]).isin(have)]
+    water = pd.DataFrame({"lsoa11_a": w["lsoa11_a"], "lsoa11_b": w["lsoa11_b"], "edge_type": "water",
+                          "shared_boundary_m": 0.0, "point_contact": False, "distance_m": w["distance_m"],
+                          "ccg13_a": w["ccg13_a"], "ccg13_b": w["ccg13_b"]})
+    return pd.concat([e, water], ignore_index=True)
+
+
 def _as_codes(values: Iterable[str] | str, what: str) -> list[str]:
     if isinstance(values, str):
         values = [values]
@@ -52,6 +67,8 @@ def load_lsoa2013(
     ccgs: Iterable[str] | str | None = None,
     bridges: bool = True,
     warn: bool = True,
+    crossings: float | None = None,
+    min_shared_boundary_m: float | None = None,
 ) -> Instance:
     """The 32,844 LSOAs (2011) of England as units, with the 2013 CCGs as baseline.
 
@@ -71,6 +88,20 @@ def load_lsoa2013(
         components.
     warn : bool
         Passed to :meth:`Instance.from_frames`.
+    crossings : float, optional
+        Metres. LSOA pairs of ``lsoa11_water_crossings.csv.gz`` (736 pairs
+        across tidal water, up to 3 km) whose gap is at most this, with both
+        LSOAs kept, become edges of kind ``water`` (``distance_m`` and
+        ``gap_m`` hold the gap): 376 pairs at 250 m, 467 at 500 m, 566 at
+        1,000 m, 699 at 2,500 m. Pairs that are already ``bridge`` edges
+        stay bridges. At 500 m every HWB whose LSOAs were cut by water
+        (Halton, Medway, North Lincolnshire, Cambridgeshire, Norfolk, North
+        Yorkshire, Hull, Sunderland) is connected. Default None: no water
+        edges. A gap is evidence of a crossing, not a confirmed road.
+    min_shared_boundary_m : float, optional
+        Drop ``boundary`` edges whose shared boundary is shorter than this
+        (10 drops the 1,782 ``point_contact`` edges). Default None: keep
+        every boundary edge.
 
     Returns
     -------
@@ -80,14 +111,16 @@ def load_lsoa2013(
         Areas: the HWBs holding at least one kept LSOA, with their full
         (England-wide) populations, as :meth:`Instance.subset` does. Each LSOA
         lies wholly in one HWB. Adjacency kinds are ``boundary`` and
-        ``bridge``, with ``shared_boundary_m``, ``point_contact`` and
+        ``bridge`` (and ``water`` with ``crossings``, which adds a ``gap_m``
+        column), with ``shared_boundary_m``, ``point_contact`` and
         ``distance_m``. Baseline: ``ccg13_code``.
 
     Raises
     ------
     ValidationError
         If ``hwbs`` or ``ccgs`` name unknown codes, or the two together keep
-        no LSOA.
+        no LSOA; for a negative, NaN or infinite ``crossings`` or
+        ``min_shared_boundary_m``.
 
     Examples
     --------
@@ -96,7 +129,10 @@ def load_lsoa2013(
     (32844, 211)
     >>> load_lsoa2013(ccgs=["00C"]).n_units
     65
+    >>> load_lsoa2013(hwbs=["E06000006"], crossings=500).is_connected()  # Halton: Runcorn and Widnes
+    True
     """
+    crossings, min_shared = adjacency_options(crossings, min_shared_boundary_m)
     d = data_dir(data)
     lk = read_data_file(
         d,
@@ -107,6 +143,10 @@ def load_lsoa2013(
     )
     areas = _hwb_areas(d)
     e = _lsoa_adjacency(d, bridges)
+    if min_shared is not None:
+        e = e[(e["edge_type"] != "boundary").to_numpy() | (e["shared_boundary_m"] >= min_shared).to_numpy()]
+    if crossings is not None:
+        e = _with_water(d, e, crossings)
     label = "England LSOAs 2011 (2013 CCG baseline)"
     keep = None
     parts = []
@@ -158,6 +198,8 @@ def load_lsoa2013(
             "distance_m": e["distance_m"].to_numpy(),
         }
     )
+    if crossings is not None:
+        adjacency["gap_m"] = np.where(adjacency["kind"] == "boundary", 0.0, adjacency["distance_m"])
     baseline = pd.Series(units["ccg13_code"].to_numpy(), index=units["code"].to_numpy())
     return Instance.from_frames(units, areas, membership, adjacency, baseline=baseline, name=label, warn=warn)
 
