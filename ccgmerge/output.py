@@ -71,12 +71,13 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str | os.PathLike, data: str | bytes) -> None:
+def atomic_write(path: str | os.PathLike, data: str | bytes, prefix: str = TMP_PREFIX) -> None:
     """Write ``data`` to ``path`` atomically: a temporary file in the same
     folder, flushed and synced, then ``os.replace``. On any failure (a full
-    disk) the temporary file is removed and ``path`` is untouched."""
+    disk) the temporary file is removed and ``path`` is untouched. ``prefix`` names
+    the temporary file (a sweep puts its PID in it)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TMP_PREFIX, suffix=path.suffix + ".part")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=path.suffix + ".part")
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as fh:

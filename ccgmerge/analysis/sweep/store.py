@@ -43,6 +43,7 @@ from ccgmerge import data as _data
 from ccgmerge.analysis.sweep.scenarios import SCENARIO_FIELDS, RunOptions, dumps, scenario_key
 from ccgmerge.errors import CCGMergeError, ScenarioError
 from ccgmerge.instance import Instance
+from ccgmerge.output import atomic_write as write_atomically
 from ccgmerge.scenario import Scenario
 
 __all__ = ["load_results", "load_plan", "validate_record"]
@@ -75,23 +76,9 @@ _UMASK = _umask()
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically: a temporary file in the same
-    folder, flushed and synced, then ``os.replace``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=tmp_prefix(), suffix=path.suffix + ".part")
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write ``text`` to ``path`` atomically (:func:`ccgmerge.output.atomic_write`),
+    the temporary file named after this process (:func:`tmp_prefix`)."""
+    write_atomically(path, text, prefix=tmp_prefix())
 
 
 # ---------------------------------------------------------------------------

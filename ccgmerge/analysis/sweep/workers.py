@@ -34,7 +34,6 @@ import multiprocessing.connection as _mpc
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 import traceback
@@ -48,6 +47,7 @@ from ccgmerge.analysis.sweep.store import RECORD_FORMAT
 from ccgmerge.errors import CCGMergeError
 from ccgmerge.instance import Instance
 from ccgmerge.scenario import Scenario
+from ccgmerge.processes import PR_SET_PDEATHSIG, libc_prctl
 
 __all__ = ["execute_run", "WorkerPool", "die_with_parent"]
 
@@ -161,20 +161,6 @@ def execute_run(task: dict, source) -> dict:
 # ---------------------------------------------------------------------------
 # worker processes die with the sweep
 # ---------------------------------------------------------------------------
-def _libc_prctl():
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # pragma: no cover - no libc prctl
-        return None
-    prctl.restype = ctypes.c_int
-    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-    return prctl
-
-
 def _kill_own_group() -> None:
     """Kill this process and, when it leads its process group, everything in the group (its CBC)."""
     try:
@@ -194,9 +180,9 @@ def die_with_parent(parent_pid: int, interval: float = 0.5) -> None:
     thread checks every ``interval`` seconds that the parent is still the
     one it started with, and kills the worker's process group otherwise. A
     parent that died before this call is caught at once."""
-    prctl = _libc_prctl()
+    prctl = libc_prctl()
     if prctl is not None:
-        prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
     ppid = os.getppid()
     if ppid != parent_pid:  # re-parented already, unless a fork server started us
         try:

@@ -16,13 +16,13 @@ import math
 import os
 import signal
 import subprocess
-import sys
 from dataclasses import dataclass
 
 import pulp
 
 from ccgmerge.errors import ScenarioError
 from ccgmerge.plan import Status
+from ccgmerge.processes import PR_SET_PDEATHSIG, libc_prctl
 
 __all__ = ["SolverOptions", "SolveOutcome", "overrun_grace", "kill_time", "KILL_SHARE", "finish", "objective_value",
            "pulp_outcome", "stopped", "start_process", "signal_name"]
@@ -156,17 +156,9 @@ def _parent_death_signal():
     runs Python code in the child of a possibly threaded process; this one
     only calls prctl and getppid. It also makes ``subprocess`` fork rather
     than vfork, a small cost per solver start."""
-    if not sys.platform.startswith("linux"):
+    prctl = libc_prctl()
+    if prctl is None:
         return None
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # pragma: no cover - no libc prctl
-        return None
-    prctl.restype = ctypes.c_int
-    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-    PR_SET_PDEATHSIG = 1
     kill = int(signal.SIGKILL)
 
     def preexec():
