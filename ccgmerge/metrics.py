@@ -25,7 +25,7 @@ import pandas as pd
 from ccgmerge.instance import Instance
 from ccgmerge.scenario import Coterminosity, Scenario
 
-__all__ = ["Groups", "groups_from_assignment", "area_overlaps", "plan_metrics", "objective_value"]
+__all__ = ["Groups", "groups_from_assignment", "continuations", "area_overlaps", "plan_metrics", "objective_value"]
 
 
 Groups = Sequence[Sequence[int]]
@@ -43,11 +43,22 @@ def groups_from_assignment(inst: Instance, assignment) -> list[list[int]]:
     return sorted((sorted(g) for g in by.values()), key=lambda g: g[0])
 
 
-def _moved(inst: Instance, groups: Groups) -> int:
-    pop = inst.population
-    base = inst.baseline_codes
-    if inst.singleton_baseline:  # every unit its own baseline group
-        return int(sum(pop[list(g)].sum() - pop[list(g)].max() for g in groups if len(g)))
+def continuations(inst: Instance, groups: Groups) -> list[str | None]:
+    """The baseline group each group continues (None: a new group).
+
+    A maximum-weight matching of groups to baseline groups, weighted by the
+    people they share, so at most one group continues each baseline group.
+    Without a baseline (every unit its own) a group continues its largest
+    member (ties: the smallest position).
+
+    >>> import ccgmerge.data.synthetic as syn
+    >>> inst = syn.generate(10, seed=3)
+    >>> continuations(inst, [[0, 1]]) == [inst.unit_codes[max((0, 1), key=lambda i: (inst.population[i], -i))]]
+    True
+    """
+    pop, base = inst.population, inst.baseline_codes
+    if inst.singleton_baseline:
+        return [base[max(g, key=lambda i: (pop[i], -i))] for g in groups]
     g = nx.Graph()
     for k, members in enumerate(groups):
         overlap: dict[str, int] = {}
@@ -55,8 +66,19 @@ def _moved(inst: Instance, groups: Groups) -> int:
             overlap[base[i]] = overlap.get(base[i], 0) + int(pop[i])
         for b, w in overlap.items():
             g.add_edge(("g", k), ("b", b), weight=w)
-    matching = nx.max_weight_matching(g)
-    kept = sum(g.edges[e]["weight"] for e in matching)
+    out: list[str | None] = [None] * len(groups)
+    for a, b in nx.max_weight_matching(g):
+        (_, k), (_, code) = (a, b) if a[0] == "g" else (b, a)
+        out[k] = code
+    return out
+
+
+def _moved(inst: Instance, groups: Groups) -> int:
+    pop = inst.population
+    if inst.singleton_baseline:  # every unit its own baseline group
+        return int(sum(pop[list(g)].sum() - pop[list(g)].max() for g in groups if len(g)))
+    base = inst.baseline_codes
+    kept = sum(int(pop[i]) for c, g in zip(continuations(inst, groups), groups) for i in g if base[i] == c)
     return int(pop.sum() - kept)
 
 

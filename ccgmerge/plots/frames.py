@@ -11,11 +11,11 @@ where to look, and the key lists the groups in the same order.
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
 from ccgmerge.plots.style import group_colours
+from ccgmerge.metrics import continuations
 
 __all__ = ["unit_word", "unit_xy", "continuing_baseline", "moved_units", "baseline_names", "short_name", "group_key", "plan_geodataframe", "dissolve", "explore"]
 
@@ -61,27 +61,12 @@ def unit_word(inst) -> str:
 def continuing_baseline(plan) -> list[str | None]:
     """The baseline group each group of ``plan`` continues (None: a new group).
 
-    As in :func:`ccgmerge.metrics.plan_metrics`' ``moved``: a maximum-weight
+    :func:`ccgmerge.metrics.continuations`, as in the ``moved`` metric: a maximum-weight
     matching of groups to baseline groups, weighted by the people they share,
     so at most one group continues each baseline group. Without a baseline
     (every unit its own) a group continues its largest member."""
     plan.require_groups()
-    inst = plan.instance
-    pop, base = inst.population, inst.baseline_codes
-    if inst.singleton_baseline:
-        return [base[max(g, key=lambda i: (pop[i], -i))] for g in plan.groups]
-    g = nx.Graph()
-    for k, members in enumerate(plan.groups):
-        overlap: dict[str, int] = {}
-        for i in members:
-            overlap[base[i]] = overlap.get(base[i], 0) + int(pop[i])
-        for b, w in overlap.items():
-            g.add_edge(("g", k), ("b", b), weight=w)
-    out: list[str | None] = [None] * len(plan.groups)
-    for a, b in nx.max_weight_matching(g):
-        (_, k), (_, code) = (a, b) if a[0] == "g" else (b, a)
-        out[k] = code
-    return out
+    return continuations(plan.instance, plan.groups)
 
 
 def moved_units(plan, cont: list[str | None] | None = None) -> np.ndarray:
