@@ -60,6 +60,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from ccgmerge.errors import InstanceWarning, ValidationError, format_items
+from ccgmerge.frames import adjacency_table, code_column, implied_areas
 from ccgmerge.tables import (
     MAX_POPULATION,
     MEMBERSHIP_TOLERANCE,
@@ -116,14 +117,21 @@ class Instance:
         ----------
         units : DataFrame
             Columns ``code``, ``population`` and optionally ``name`` and any
-            extra columns (kept as they are).
-        areas : DataFrame
-            Columns ``code``, ``population`` and optionally ``name``.
+            extra columns (kept as they are). A table indexed by ``code``
+            (as :attr:`units` returns it) is accepted too, so
+            ``Instance.from_frames(**inst.to_frames())`` rebuilds ``inst``.
+        areas : DataFrame or None
+            Columns ``code`` (or an index named ``code``), ``population``
+            and optionally ``name``. None: the areas the membership implies,
+            each with the people the membership puts in it
+            (:func:`ccgmerge.frames.implied_areas`).
         membership : DataFrame
             Columns ``unit``, ``area``, ``population``.
-        adjacency : DataFrame or iterable of pairs
+        adjacency : DataFrame, graph or iterable of pairs
             Columns ``a``, ``b`` and optionally ``kind`` (default
-            ``"boundary"``).
+            ``"boundary"``); or a networkx graph, a libpysal ``W`` or a
+            libpysal ``Graph`` whose ids are unit codes or labels of the
+            ``units`` index (see :mod:`ccgmerge.frames`).
         baseline : mapping or Series, optional
             Unit code to baseline group code. Default: every unit alone.
         name : str
@@ -137,10 +145,13 @@ class Instance:
         ValidationError
             Naming the offending units, areas, rows or columns.
         """
-        if not isinstance(adjacency, pd.DataFrame):
-            adjacency = pd.DataFrame(list(adjacency), columns=["a", "b"])
-        if not isinstance(units, pd.DataFrame) or not isinstance(areas, pd.DataFrame) or not isinstance(membership, pd.DataFrame):
-            raise ValidationError("units, areas and membership must be pandas DataFrames.")
+        if areas is None and isinstance(membership, pd.DataFrame) and {"area", "population"} <= set(membership.columns):
+            areas = implied_areas(membership)
+        for what, df in (("units", units), ("areas", areas), ("membership", membership)):
+            if not isinstance(df, pd.DataFrame):
+                raise ValidationError(f"{what} must be a pandas DataFrame, got {type(df).__name__}.", items=[what])
+        units, areas = code_column(units, "units"), code_column(areas, "areas")
+        adjacency = adjacency_table(adjacency, units)
         validate_tables(units, areas, membership, adjacency, baseline)
         u, a, m, e = canonical_tables(units, areas, membership, adjacency)
         codes = tuple(u["code"])
@@ -215,12 +226,12 @@ class Instance:
 
     @property
     def units(self) -> pd.DataFrame:
-        """Units table (a copy), indexed by code."""
+        """Units table (a copy), indexed by code; :meth:`from_frames` takes it back as it is."""
         return self._units.set_index("code")
 
     @property
     def areas(self) -> pd.DataFrame:
-        """Areas (HWB) table (a copy), indexed by code."""
+        """Areas (HWB) table (a copy), indexed by code; :meth:`from_frames` takes it back as it is."""
         return self._areas.set_index("code")
 
     @property
@@ -232,6 +243,18 @@ class Instance:
     def adjacency(self) -> pd.DataFrame:
         """Adjacency table (a copy): a, b (a < b), kind, and extra columns."""
         return self._adjacency.copy()
+
+    def to_frames(self) -> dict:
+        """The arguments of :meth:`from_frames` that rebuild this instance: ``units``, ``areas``,
+        ``membership``, ``adjacency``, ``baseline`` and ``name`` (copies).
+
+        >>> import ccgmerge.data.synthetic as syn
+        >>> inst = syn.generate(12, seed=3)
+        >>> Instance.from_frames(**inst.to_frames()).fingerprint == inst.fingerprint
+        True
+        """
+        return {"units": self.units, "areas": self.areas, "membership": self.membership,
+                "adjacency": self.adjacency, "baseline": self.baseline, "name": self.name}
 
     @property
     def baseline(self) -> pd.Series:

@@ -9,18 +9,90 @@ import json
 import math
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ccgmerge.instance import Instance
-from ccgmerge.metrics import area_overlaps, plan_metrics
+from ccgmerge.metrics import group_index, group_measures, moved_units, plan_metrics
 from ccgmerge.output import atomic_write, csv_safe
 from ccgmerge.rules import Violation
 from ccgmerge.scenario import Scenario
 
-__all__ = ["Status", "Verdict", "Infeasibility", "Plan"]
+__all__ = ["Status", "Verdict", "Infeasibility", "Plan", "GROUP_COLUMNS", "UNIT_COLUMNS", "baseline_names", "names_by_code"]
+
+#: The columns of :attr:`Plan.groups_table` (``groups.csv``), in order, with their meanings.
+GROUP_COLUMNS = {
+    "group": "the group's id: its largest member's code (as in plan.csv)",
+    "name": "name of the baseline organisation it continues ('new group' if none)",
+    "continues": "code of the baseline group it continues (empty for a new group)",
+    "n_units": "number of member units",
+    "population": "its people",
+    "allowance": "running-cost allowance, GBP",
+    "cost": "management cost, GBP",
+    "margin": "allowance - cost, GBP",
+    "viable": "population at least the floor",
+    "merged": "more than one unit",
+    "coterminous": "its boundary follows HWB boundaries (hwb_fit is not 'crosses HWBs')",
+    "hwb_fit": "'one whole HWB', 'whole HWBs', 'within one HWB' or 'crosses HWBs'",
+    "noncoterminous": "its people outside its main HWB (sums to the noncoterminous metric)",
+    "moved": "its people whose baseline group it does not continue (sums to the moved metric)",
+    "main_area": "code of the HWB holding most of its people",
+    "main_area_name": "that HWB's name",
+    "share_in_main_area": "share of its people living in main_area",
+    "share_of_main_area": "share of main_area's people living in it",
+    "hwbs": "codes of the HWBs with people in it, most people first",
+    "hwb_names": "their names, same order",
+    "members": "member unit codes",
+    "member_names": "member unit names, same order",
+    "from_baseline": "baseline groups its people come from, most first: 'name (code): people'",
+}
+
+#: The columns of :attr:`Plan.units_table` (``plan.csv``), in order, with their meanings.
+UNIT_COLUMNS = {
+    "unit": "the unit's code",
+    "group": "its group's id (group in groups.csv)",
+    "unit_name": "the unit's name",
+    "group_name": "its group's name (name in groups.csv)",
+    "baseline": "code of its baseline group (LSOAs: the 2013 CCG; CCGs: itself)",
+    "baseline_name": "that baseline group's name",
+    "moved": "True when its group does not continue its baseline group (counted in moved)",
+}
+
+
+def names_by_code(frame: pd.DataFrame) -> dict[str, str]:
+    """Code -> name from a units or areas table (keyed by its ``code`` column, else its index)."""
+    if "name" not in frame.columns:
+        return {}
+    keys = frame["code"] if "code" in frame.columns else frame.index
+    return dict(zip(map(str, keys), frame["name"].astype(str)))
+
+
+@lru_cache(maxsize=1)
+def _ccg2013_names() -> dict[str, str]:
+    from ccgmerge.data.paths import packaged_data_dir, read_data_file
+
+    try:
+        t = read_data_file(packaged_data_dir(), "ccg2013_units.csv", dtype={"ccg_code": str})
+        return dict(zip(t["ccg_code"].astype(str), t["ccg_name"].astype(str)))
+    except Exception:  # noqa: BLE001 - names are a nicety; codes do
+        return {}
+
+
+def baseline_names(inst: Instance) -> dict[str, str]:
+    """Names of ``inst``'s baseline groups, by code.
+
+    Without a baseline (every unit its own) the units' names; otherwise the
+    2013 CCG names for baseline codes that are 2013 CCG codes (the LSOA
+    instances' baseline). Codes without a name are left out (callers show the code).
+    """
+    if inst.singleton_baseline:
+        names = names_by_code(inst.units)
+        return {b: names[c] for c, b in zip(inst.unit_codes, inst.baseline_codes) if c in names}
+    ccg = _ccg2013_names()
+    return {b: ccg[b] for b in set(inst.baseline_codes) if b in ccg}
 
 
 class Status(str, Enum):
@@ -127,6 +199,24 @@ class Plan:
         """A plan exists and the checker accepted it."""
         return self.groups is not None and self.verdict is not None and self.verdict.ok
 
+    def bound_source(self) -> str:
+        """Where :attr:`bound` comes from, in words.
+
+        The bound is a lower bound on :attr:`objective`, on the same scale:
+        the objective when every block's model proved its optimum, else the
+        objective minus the sum of the blocks' gaps (each block's value minus
+        the bound its model proved; see ``subproblems``, whose ``value`` and
+        ``bound`` are each block's share of the objective and
+        ``model_value``/``model_bound`` the model's own numbers).
+        """
+        if self.bound is None:
+            if self.groups is None:
+                return "none: no plan"
+            return "none: a block has no proven bound (a plan from the greedy heuristic or a solver stopped early)"
+        if self.status is Status.OPTIMAL:
+            return "proven optimal: every block's model proved its optimum, so the bound is the objective"
+        return "the objective minus the blocks' gaps (each block's value minus the bound its model proved)"
+
     # --------------------------------------------------------------- tables
     def require_groups(self) -> None:
         """Raise ValueError unless the plan has groups (a plan was found)."""
@@ -153,12 +243,15 @@ class Plan:
 
     @property
     def metrics(self) -> dict:
-        """Solver-free metrics plus objective, bound, gap, time and solver."""
+        """Solver-free metrics plus objective, bound (and ``bound_source``:
+        where it comes from, :meth:`bound_source`), gap, time and solver.
+        ``objective`` and ``bound`` are on the same scale."""
         m = plan_metrics(self.instance, self.groups, self.scenario) if self.groups is not None else {}
         m.update(
             status=self.status.value,
             objective=self.objective,
             bound=self.bound,
+            bound_source=self.bound_source(),
             gap=self.gap,
             wall_time=round(self.wall_time, 4),
             solver=self.solver,
@@ -170,39 +263,146 @@ class Plan:
 
     @property
     def groups_table(self) -> pd.DataFrame:
-        """One row per group: id, members, population, allowance, cost, margin,
-        main HWB and both coterminosity shares, flags."""
+        """One row per group, named after the baseline organisation it continues (``groups.csv``).
+
+        Rows are sorted by ``group``. Columns, in order (also :data:`GROUP_COLUMNS`):
+
+        ======================  ==========================================================================
+        column                  meaning
+        ======================  ==========================================================================
+        ``group``               the group's id: its largest member's code (as in ``plan.csv``)
+        ``name``                the name of the baseline organisation it continues (for the 211 CCGs:
+                                its largest CCG; for LSOAs: the 2013 CCG whose people it keeps, by
+                                :func:`~ccgmerge.metrics.continuations`); ``"new group"`` if none
+        ``continues``           that baseline group's code (empty for a new group)
+        ``n_units``             number of member units
+        ``population``          its people
+        ``allowance``           running-cost allowance in GBP (``Scenario.allowance``)
+        ``cost``                management cost in GBP (``Scenario.cost``)
+        ``margin``              ``allowance - cost`` in GBP (negative: not viable)
+        ``viable``              ``population`` is at least the floor
+        ``merged``              it has more than one unit
+        ``coterminous``         its boundary follows HWB boundaries: ``hwb_fit`` is not
+                                ``"crosses HWBs"`` (the rule: :func:`~ccgmerge.metrics.group_measures`)
+        ``hwb_fit``             ``"one whole HWB"``, ``"whole HWBs"`` (a union of whole HWBs),
+                                ``"within one HWB"`` or ``"crosses HWBs"``, each to within
+                                ``Scenario.coterminous_threshold`` (99%) of the people
+        ``noncoterminous``      its people living outside its main HWB; summed over groups, the
+                                plan's ``noncoterminous`` metric (a union of whole HWBs has some)
+        ``moved``               its people whose baseline group it does not continue; summed, the
+                                plan's ``moved`` metric
+        ``main_area``           code of the HWB holding most of its people
+        ``main_area_name``      that HWB's name
+        ``share_in_main_area``  share of its people living in ``main_area``
+        ``share_of_main_area``  share of ``main_area``'s people living in it
+        ``hwbs``                codes of every HWB with people in it, most people first, ``;``-separated
+        ``hwb_names``           their names, in the same order, ``;``-separated
+        ``members``             member unit codes, ``;``-separated
+        ``member_names``        member unit names, in the same order, ``;``-separated
+        ``from_baseline``       the baseline groups its people come from, most first:
+                                ``name (code): people`` for each, ``;``-separated
+        ======================  ==========================================================================
+
+        Returns
+        -------
+        pandas.DataFrame
+
+        Raises
+        ------
+        ValueError
+            When the plan has no groups.
+        """
         self.require_groups()
-        inst, sc = self.instance, self.scenario
-        ov = area_overlaps(inst, self.groups)
-        best = ov.sort_values(["group", "population", "area"], ascending=[True, False, True]).drop_duplicates("group").set_index("group")
-        apop = inst.areas["population"]
-        anames = inst.areas["name"]
+        inst, sc, groups = self.instance, self.scenario, self.groups
+        t = group_measures(inst, groups, sc.coterminous_threshold)
+        codes, pop, base = inst.unit_codes, inst.population, inst.baseline_codes
+        unames = names_by_code(inst.units)
+        anames = names_by_code(inst.areas)
+        bnames = baseline_names(inst)
         rows = []
-        for k, (gid, g) in enumerate(zip(self.group_ids(), self.groups)):
-            p = inst.group_population(g)
-            area = best.loc[k, "area"]
-            in_area = int(best.loc[k, "population"])
-            sg, sa = in_area / max(p, 1), in_area / max(int(apop[area]), 1)
-            rows.append(
-                {
-                    "group": gid,
-                    "n_units": len(g),
-                    "members": ";".join(inst.unit_codes[i] for i in g),
-                    "population": p,
-                    "allowance": sc.allowance(p),
-                    "cost": sc.cost(p),
-                    "margin": sc.allowance(p) - sc.cost(p),
-                    "main_area": area,
-                    "main_area_name": anames[area],
-                    "share_in_main_area": round(sg, 6),
-                    "share_of_main_area": round(sa, 6),
-                    "coterminous": bool(sg >= sc.coterminous_threshold and sa >= sc.coterminous_threshold),
-                    "viable": p >= sc.floor_population,
-                    "merged": len(g) > 1,
-                }
-            )
-        return pd.DataFrame(rows).sort_values("group").reset_index(drop=True)
+        for k, (gid, g) in enumerate(zip(self.group_ids(), groups)):
+            r = t.iloc[k]
+            p = int(r["population"])
+            people: dict[str, int] = {}
+            for i in sorted(g, key=lambda i: (-pop[i], i)):
+                people[base[i]] = people.get(base[i], 0) + int(pop[i])
+            order = sorted(people, key=lambda b: (-people[b], b))
+            cont = r["continues"]
+            rows.append({
+                "group": gid,
+                "name": bnames.get(cont, cont) if cont is not None else "new group",
+                "continues": cont or "",
+                "n_units": len(g),
+                "population": p,
+                "allowance": sc.allowance(p),
+                "cost": sc.cost(p),
+                "margin": sc.allowance(p) - sc.cost(p),
+                "viable": p >= sc.floor_population,
+                "merged": len(g) > 1,
+                "coterminous": bool(r["coterminous"]),
+                "hwb_fit": r["hwb_fit"],
+                "noncoterminous": int(r["noncoterminous"]),
+                "moved": int(r["moved"]),
+                "main_area": r["main_area"],
+                "main_area_name": anames.get(r["main_area"], r["main_area"]),
+                "share_in_main_area": round(float(r["share_in_main_area"]), 6),
+                "share_of_main_area": round(float(r["share_of_main_area"]), 6),
+                "hwbs": ";".join(r["areas"]),
+                "hwb_names": ";".join(anames.get(a, a) for a in r["areas"]),
+                "members": ";".join(codes[i] for i in g),
+                "member_names": ";".join(unames.get(codes[i], codes[i]) for i in g),
+                "from_baseline": ";".join(f"{bnames.get(b, b)} ({b}): {people[b]}" for b in order),
+            })
+        return pd.DataFrame(rows, columns=list(GROUP_COLUMNS)).sort_values("group").reset_index(drop=True)
+
+    @property
+    def units_table(self) -> pd.DataFrame:
+        """One row per unit, in ``instance.unit_codes`` order (``plan.csv``).
+
+        Columns, in order (also :data:`UNIT_COLUMNS`):
+
+        ==================  ==============================================================================
+        column              meaning
+        ==================  ==============================================================================
+        ``unit``            the unit's code
+        ``group``           its group's id (:meth:`group_ids`; ``group`` in ``groups.csv``)
+        ``unit_name``       the unit's name (its code when the instance has no names)
+        ``group_name``      its group's ``name`` in :attr:`groups_table`
+        ``baseline``        code of the unit's baseline group (for LSOAs its 2013 CCG; for the 211
+                            CCGs, with no other baseline, the unit itself)
+        ``baseline_name``   that baseline group's name
+        ``moved``           True when its group does not continue its baseline group: its people
+                            count in the ``moved`` metric (:func:`~ccgmerge.metrics.moved_units`)
+        ==================  ==============================================================================
+
+        The first two columns are those ``plan.csv`` always had.
+
+        Returns
+        -------
+        pandas.DataFrame
+
+        Raises
+        ------
+        ValueError
+            When the plan has no groups.
+        """
+        self.require_groups()
+        inst = self.instance
+        table = self.groups_table.set_index("group")
+        gids = self.group_ids()
+        gid = group_index(inst, self.groups)
+        group = [gids[k] for k in gid]
+        unames = names_by_code(inst.units)
+        bnames = baseline_names(inst)
+        return pd.DataFrame({
+            "unit": list(inst.unit_codes),
+            "group": group,
+            "unit_name": [unames.get(c, c) for c in inst.unit_codes],
+            "group_name": table["name"].reindex(group).to_numpy(),
+            "baseline": list(inst.baseline_codes),
+            "baseline_name": [bnames.get(b, b) for b in inst.baseline_codes],
+            "moved": moved_units(inst, self.groups),
+        }, columns=list(UNIT_COLUMNS))
 
     # --------------------------------------------------------------- export
     def to_dict(self) -> dict:
@@ -216,7 +416,7 @@ class Plan:
             "metrics": _jsonable(self.metrics),
             "verdict": None if self.verdict is None else self.verdict.to_dict(),
             "infeasibility": None if self.infeasibility is None else self.infeasibility.to_dict(),
-            "subproblems": [_jsonable(s) for s in self.subproblems],
+            "subproblems": [_jsonable(_with_bound_source(s)) for s in self.subproblems],
         }
         if self.groups is not None:
             d["assignment"] = self.assignment.to_dict()
@@ -231,13 +431,14 @@ class Plan:
         return text
 
     def to_csv(self, path: str | Path) -> None:
-        """Write a row per unit: unit, group (atomically, like :meth:`to_json`).
+        """Write :attr:`units_table` (a row per unit: unit, group, names, baseline,
+        moved) atomically, like :meth:`to_json`.
 
         Text cells that a spreadsheet would run as a formula (starting with
         ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, and not a plain
         number) are written with a leading ``'`` (:func:`ccgmerge.output.csv_safe`).
         """
-        atomic_write(path, csv_safe(self.assignment.reset_index()).to_csv(index=False))
+        atomic_write(path, csv_safe(self.units_table).to_csv(index=False))
 
     def groups_to_csv(self, path: str | Path) -> None:
         """Write :attr:`groups_table` (one row per group) atomically.
@@ -263,6 +464,20 @@ class Plan:
             lines.append(f"objective {self.objective}, bound {self.bound}, gap {g}; {self.wall_time:.2f} s with {self.solver} ({self.formulation})")
             lines.append(str(self.verdict))
         return "\n".join(lines)
+
+
+def _with_bound_source(report: dict) -> dict:
+    """A block's report with ``bound_source``: where its ``bound`` comes from."""
+    if "bound_source" in report or "status" not in report:  # notes carry no status
+        return report
+    if report.get("bound") is None:
+        src = "none: no bound proven for this block"
+        if report.get("model_bound") is not None:
+            src += f" (its {report.get('formulation')} model's bound {report['model_bound']} has no plan to measure from)"
+    else:
+        src = (f"the {report.get('formulation')} model's proven bound, on the objective's scale: the block's share of "
+               "the objective (value) minus the model's gap (model_value - model_bound)")
+    return {**report, "bound_source": src}
 
 
 def _jsonable(obj):

@@ -65,6 +65,7 @@ Examples
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -72,7 +73,7 @@ from enum import Enum
 
 from ccgmerge.errors import ScenarioError
 
-__all__ = ["Scenario", "Coterminosity", "Objective"]
+__all__ = ["Scenario", "Coterminosity", "Objective", "as_scenario"]
 
 
 class Coterminosity(str, Enum):
@@ -295,12 +296,54 @@ class Scenario:
         d = dict(d)
         d.pop("floor_population", None)
         known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
+        unknown = sorted((k for k in d if k not in known), key=str)
         if unknown:
-            raise ScenarioError(f"unknown scenario keys {unknown}; allowed: {sorted(known)}.")
+            hints = [f"{close[0]!r} for {k!r}" for k in unknown
+                     for close in [difflib.get_close_matches(str(k), sorted(known), n=1)] if close]
+            raise ScenarioError(f"unknown scenario keys {unknown}"
+                                + (f" (did you mean {', '.join(hints)}?)" if hints else "")
+                                + f"; allowed: {sorted(known)}.")
         if isinstance(d.get("objective"), list):
             d["objective"] = tuple(d["objective"])
         for k in ("together", "apart"):
             if k in d:
                 d[k] = [tuple(p) for p in d[k]]
         return cls(**d)
+
+
+def as_scenario(value) -> Scenario:
+    """``value`` as a :class:`Scenario`: a Scenario as it is, None as ``Scenario()``, a mapping of
+    parameters as ``Scenario.from_dict(value)`` (``{"floor": 250_000}``; unknown keys are an error naming
+    them, the closest parameter and every allowed one). A ``floor_population`` key is read as ``floor``
+    when ``floor`` is not given (and must agree with the derived floor when it is).
+
+    >>> as_scenario({"floor": 250_000, "coterminosity": "aligned"}).describe()
+    'floor 250,000; coterminosity aligned; objective merges'
+    >>> as_scenario({"flor": 250_000})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ccgmerge.errors.ScenarioError: unknown scenario keys ['flor'] (did you mean 'floor' for 'flor'?); allowed: [...].
+    """
+    if value is None:
+        return Scenario()
+    if isinstance(value, Scenario):
+        return value
+    if isinstance(value, Mapping):
+        d = dict(value)
+        derived = d.get("floor_population")
+        if derived is not None and d.get("floor") is None and set(d) & _ECONOMICS == set():
+            d["floor"] = derived
+        sc = Scenario.from_dict(d)
+        if derived is not None and derived != sc.floor_population:
+            raise ScenarioError(f"floor_population={derived!r} disagrees with the floor the other parameters give "
+                                f"({sc.floor_population:,}); floor_population is derived: give floor={derived!r} "
+                                "instead.")
+        return sc
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ScenarioError(f"scenario={value!r}: give a Scenario or a dict of its parameters, for example "
+                            f"Scenario(floor={value!r}) or {{'floor': {value!r}}}.")
+    raise ScenarioError(f"scenario must be a ccgmerge.Scenario, a dict of its parameters (such as "
+                        f"{{'floor': 250000}}) or None, got {type(value).__name__}.")
+
+
+_ECONOMICS = {"allowance_per_head", "quality_premium_per_head", "fixed_cost", "cost_per_head"}

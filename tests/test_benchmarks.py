@@ -41,7 +41,7 @@ def test_registry_families_and_specs_serialise():
         fams.setdefault(c.family, []).append(c)
         assert suite.Case.from_dict(json.loads(json.dumps(c.to_dict()))) == c
         hash(c)
-    assert len(fams["real_ccg2013"]) == 6 * 4 * 2
+    assert len(fams["real_ccg2013"]) == 6 * 4 * 4  # floors x modes x objectives (merges, moved, noncoterminous, split_areas)
     assert len(fams["real_icb2022"]) == 2
     assert len(fams["synthetic"]) == 10
     assert len(fams["peer_spopt"]) == 6

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +25,7 @@ from ccgmerge.cli import build_parser, main, parse_objective
 from ccgmerge.data import load_ccg2013, to_csv
 from ccgmerge.data import paths
 from ccgmerge.errors import ScenarioError
-from ccgmerge.plan import Plan, Status
+from ccgmerge.plan import GROUP_COLUMNS, UNIT_COLUMNS, Plan, Status
 from ccgmerge.scenario import Scenario
 from ccgmerge.data.synthetic import generate
 
@@ -48,9 +49,28 @@ def read_outputs(folder: Path):
 
 def check_outputs(folder: Path, n_units: int, total_population: int | None = None):
     plan, groups, summary = read_outputs(folder)
-    assert list(plan.columns) == ["unit", "group"]
+    # plan.csv was ["unit", "group"]; it now also names each unit, its group and its baseline group and says
+    # whether the unit moved (issue 16, item 5: outputs with names). A deliberate change: "unit" and "group"
+    # stay the first two columns, so readers of the two-column file keep working.
+    assert list(plan.columns) == list(UNIT_COLUMNS)
+    assert list(plan.columns[:2]) == ["unit", "group"]
     assert len(plan) == n_units and plan["unit"].is_unique
-    assert {"group", "n_units", "members", "population", "main_area", "coterminous", "viable", "merged"} <= set(groups.columns)
+    assert list(groups.columns) == list(GROUP_COLUMNS)  # every column documented in Plan.groups_table
+    m = summary["metrics"]
+    assert groups["moved"].sum() == m["moved"] and groups["noncoterminous"].sum() == m["noncoterminous"]
+    assert groups["coterminous"].sum() == m["coterminous_groups"]
+    assert dict(zip(plan["group"], plan["group_name"])) == dict(zip(groups["group"], groups["name"].astype(str)))
+    moved = plan.loc[plan["moved"] == "True", "unit"]
+    stayed = plan.loc[plan["moved"] == "False", "unit"]
+    assert len(moved) + len(stayed) == n_units
+    continued = dict(zip(groups["group"], groups["continues"].fillna("").astype(str)))
+    assert (plan["moved"] == "True").tolist() == [continued[g] != b for g, b in zip(plan["group"], plan["baseline"])]
+    # the bound is on the objective's scale, and so is each block's value and bound
+    if m["bound"] is not None:
+        assert m["bound"] <= m["objective"] + 1e-6 and m["bound_source"]
+    for block in summary["subproblems"]:
+        if block.get("bound") is not None:
+            assert block["bound"] <= block["value"] + 1e-6 and block["bound_source"]
     assert len(groups) == summary["metrics"]["groups"] == plan["group"].nunique()
     assert set(groups["group"]) == set(plan["group"])
     assert groups["n_units"].sum() == n_units
@@ -224,7 +244,7 @@ def test_bad_csv_is_exit_1(csv_folder, tmp_path, capsys):
 
 def test_incomplete_csv_set_is_exit_1(csv_folder, capsys):
     code, _, err = run(capsys, "solve", "--units-csv", csv_folder / "units.csv")
-    assert code == 1 and "give all four" in err
+    assert code == 1 and "give --units-csv, --membership-csv and --adjacency-csv" in err
     code, _, err = run(capsys, "solve", "--dataset", "synthetic", *csv_args(csv_folder))
     assert code == 1 and "--dataset cannot be combined" in err
 
@@ -249,6 +269,8 @@ def test_incomplete_csv_set_is_exit_1(csv_folder, capsys):
         (["--hwb", "E06000005"], "--hwb applies only to --dataset lsoa2013"),
         (["--units", "ten"], "--units must be a whole number"),
         (["--bogus-option"], "unrecognized arguments"),
+        (["--progress", "-1"], "--progress must be >= 0"),
+        (["--progress", "soon"], "--progress must be a number"),
     ],
 )
 def test_bad_option_is_exit_1(argv, message, capsys):
@@ -453,3 +475,249 @@ def test_sweep_bad_config_names_key(tmp_path, capsys):
     cfg.write_text('[instance]\ndataset = "synthetic"\n[grid]\nfloorz = [1]\n')
     assert cli_main(["sweep", str(cfg), "--out", str(tmp_path / "o")]) == 1
     assert "floorz" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- issue 16.6: column mapping, implied areas
+def _renamed_tables(folder: Path, out: Path) -> dict[str, Path]:
+    """The canonical tables of ``folder`` with the column names a user's export might have."""
+    out.mkdir()
+    renames = {"units": {"code": "CCG_CODE", "population": "POP"},
+               "membership": {"unit": "CCG", "area": "HWB", "population": "PEOPLE"},
+               "adjacency": {"a": "from", "b": "to"},
+               "areas": {"code": "HWB_CODE", "population": "POP"}}
+    files = {}
+    for t, cols in renames.items():
+        files[t] = out / (f"{t}.csv.gz" if t == "membership" else f"{t}.csv")
+        pd.read_csv(folder / f"{t}.csv", dtype=str).rename(columns=cols).to_csv(files[t], index=False)
+    return files
+
+
+def test_column_mapping_reaches_the_instance(csv_folder, tmp_path, capsys):
+    files = _renamed_tables(csv_folder, tmp_path / "mine")
+    code, _, err = run(capsys, "solve", *csv_args(csv_folder), "--floor", "250000", "--out", tmp_path / "ref")
+    assert code == 0, err
+    code, out, err = run(capsys, "solve", "--units-csv", files["units"], "--areas-csv", files["areas"],
+                         "--membership-csv", files["membership"], "--adjacency-csv", files["adjacency"],
+                         "--units-columns", "CCG_CODE=code,POP=population",
+                         "--areas-columns", "code=HWB_CODE, population=POP",  # the other way round works too
+                         "--membership-columns", "CCG=unit,HWB=area,PEOPLE=population",
+                         "--adjacency-columns", "from=a,to=b", "--floor", "250000", "--out", tmp_path / "mapped")
+    assert code == 0, err
+    ref, _, ref_summary = read_outputs(tmp_path / "ref")
+    got, _, summary = read_outputs(tmp_path / "mapped")
+    pd.testing.assert_frame_equal(got, ref)
+    assert summary["instance"]["fingerprint"] == ref_summary["instance"]["fingerprint"]
+
+
+def test_column_mapping_errors_name_the_file_and_column(csv_folder, tmp_path, capsys):
+    files = _renamed_tables(csv_folder, tmp_path / "mine")
+    own = ["--units-csv", files["units"], "--membership-csv", files["membership"], "--adjacency-csv",
+           files["adjacency"], "--membership-columns", "CCG=unit,HWB=area,PEOPLE=population",
+           "--adjacency-columns", "from=a,to=b"]
+    # a required column left unmapped: the file, the column, and the option that maps it
+    code, _, err = run(capsys, "solve", *own, "--units-columns", "CCG_CODE=code")
+    assert code == 1 and "units.csv" in err and "required column 'population' missing" in err
+    assert "--units-columns YOUR_COLUMN=population" in err and "'POP'" in err
+    # a mapped column the file does not have
+    code, _, err = run(capsys, "solve", *own, "--units-columns", "CCG=code,POP=population")
+    assert code == 1 and "mapped column 'CCG' missing" in err and "units.csv" in err and "'CCG_CODE'" in err
+    # a pair naming no column ccgmerge knows
+    code, _, err = run(capsys, "solve", *own, "--units-columns", "CCG_CODE=ccg,POP=population")
+    assert code == 1 and err.startswith("error: --units-columns 'CCG_CODE=ccg'")
+    assert "neither 'CCG_CODE' nor 'ccg' is a column of the units table (code, population, name)" in err
+    code, _, err = run(capsys, "solve", *own, "--units-columns", "CCG_CODE")
+    assert code == 1 and "write YOUR_COLUMN=COLUMN" in err
+    code, _, err = run(capsys, "solve", *own, "--units-columns", "CCG_CODE=code,POP=code")
+    assert code == 1 and "several columns are mapped to 'code'" in err
+    # a mapping without its table
+    code, _, err = run(capsys, "solve", *own, "--units-columns", "CCG_CODE=code,POP=population",
+                       "--baseline-columns", "ccg=unit")
+    assert code == 1 and "--baseline-columns maps the columns of --baseline-csv" in err
+
+
+def test_areas_implied_by_the_membership(csv_folder, tmp_path, capsys):
+    code, out, err = run(capsys, "solve", "--units-csv", csv_folder / "units.csv", "--membership-csv",
+                         csv_folder / "membership.csv", "--adjacency-csv", csv_folder / "adjacency.csv",
+                         "--floor", "250000", "--coterminosity", "aligned", "--out", tmp_path / "implied")
+    assert code == 0, err
+    membership = pd.read_csv(csv_folder / "membership.csv", dtype={"area": str})
+    n_areas = membership["area"].nunique()
+    assert f"{n_areas} areas" in out
+    code, _, err = run(capsys, "solve", *csv_args(csv_folder), "--floor", "250000", "--coterminosity", "aligned",
+                       "--out", tmp_path / "given")
+    assert code == 0, err
+    implied, _, s1 = read_outputs(tmp_path / "implied")
+    given, _, s2 = read_outputs(tmp_path / "given")
+    # the synthetic areas hold exactly their members' people: the same instance, the same plan
+    areas = pd.read_csv(csv_folder / "areas.csv", dtype={"code": str}).set_index("code")["population"]
+    assert areas.to_dict() == membership.groupby("area")["population"].sum().to_dict()
+    pd.testing.assert_frame_equal(implied, given)
+    same = lambda m: {k: v for k, v in m.items() if "time" not in k}  # noqa: E731
+    assert same(s1["metrics"]) == same(s2["metrics"]) and s1["instance"]["population"] == s2["instance"]["population"]
+    # --help says so
+    code, out, _ = run(capsys, "solve", "--help")
+    assert code == 0 and "Without --areas-csv the areas are the ones the membership names" in " ".join(out.split())
+
+
+def test_implied_areas_bad_membership_is_named(csv_folder, tmp_path, capsys):
+    m = pd.read_csv(csv_folder / "membership.csv", dtype=str)
+    m.loc[2, "population"] = "lots"
+    m.to_csv(tmp_path / "m.csv", index=False)
+    code, _, err = run(capsys, "solve", "--units-csv", csv_folder / "units.csv", "--membership-csv",
+                       tmp_path / "m.csv", "--adjacency-csv", csv_folder / "adjacency.csv")
+    assert code == 1 and "m.csv" in err and "line 4" in err and "lots" in err
+
+
+# --------------------------------------------------------------------------- issue 16.6: datasets, names for codes
+def test_datasets_lists_datasets_configurations_and_counts(real_data, capsys):
+    code, out, err = run(capsys, "datasets")
+    assert code == 0, err
+    for name in ("ccg2013", "lsoa2013", "synthetic", "--dataset lsoa2013 --hwb NAME"):
+        assert name in out
+    assert "icb22      ICBs, July 2022: 42 groups" in out and "ccg21" in out and "sub_icb22" in out
+    assert "HWBs: 152" in out and "CCGs of 2013: 211" in out
+    code, out, _ = run(capsys, "datasets", "--configurations")
+    assert code == 0 and len(out.strip().splitlines()) == 11
+
+
+def test_datasets_hwbs_and_ccgs(real_data, capsys):
+    code, out, _ = run(capsys, "datasets", "--hwbs")
+    rows = out.strip().splitlines()
+    assert code == 0 and len(rows) == 1 + 152 and rows[0].split()[:2] == ["code", "name"]
+    assert any(r.split()[:2] == ["E10000016", "Kent"] for r in rows)
+    code, out, _ = run(capsys, "datasets", "--hwbs", "york")
+    names = {r.split()[0] for r in out.strip().splitlines()[1:]}
+    assert code == 0 and names == {"E06000011", "E06000014", "E10000023"}  # East Riding, York, North Yorkshire
+    code, out, _ = run(capsys, "datasets", "--ccgs", "leeds")
+    assert code == 0 and {r.split()[0] for r in out.strip().splitlines()[1:]} == {"02V", "03C", "03G"}
+    code, _, err = run(capsys, "datasets", "--hwbs", "Atlantis")
+    assert code == 1 and "'Atlantis': no HWB code or name contains it" in err
+
+
+def test_hwb_by_name(real_data, tmp_path, capsys):
+    code, out, err = run(capsys, "solve", "--dataset", "lsoa2013", "--hwb", "hartlepool", "--floor", "30000",
+                         "--objective", "moved", "--out", tmp_path / "name")
+    assert code == 0, err
+    assert "58 units" in out and "E06000001" in out
+    code, _, _ = run(capsys, "solve", "--dataset", "lsoa2013", "--hwb", "E06000001", "--floor", "30000",
+                     "--objective", "moved", "--out", tmp_path / "code")
+    assert code == 0
+    a, _, sa = read_outputs(tmp_path / "name")
+    b, _, sb = read_outputs(tmp_path / "code")
+    pd.testing.assert_frame_equal(a, b)
+    assert sa["instance"]["fingerprint"] == sb["instance"]["fingerprint"]
+
+
+def test_unknown_or_ambiguous_hwb_gets_a_hint(real_data, capsys):
+    code, out, err = run(capsys, "solve", "--dataset", "lsoa2013", "--hwb", "Kentt")
+    assert code == 1 and not out
+    assert "Kentt" in err and "did you mean Kent (E10000016)" in err and "ccgmerge datasets --hwbs" in err
+    code, _, err = run(capsys, "solve", "--dataset", "lsoa2013", "--hwb", "Kingston")
+    assert code == 1
+    assert "Kingston upon Hull, City of (E06000010)" in err and "Kingston upon Thames (E09000021)" in err
+
+
+def test_units_by_name_in_locks(real_data, tmp_path, capsys):
+    code, out, err = run(capsys, "solve", "--alone", "Darlington", "--together", "NHS Leeds North", "03C",
+                         "--floor", "100000", "--out", tmp_path)
+    assert code == 0, err
+    sc = json.loads((tmp_path / "summary.json").read_text())["scenario"]
+    assert sc["alone"] == ["00C"] and sc["together"] == [["02V", "03C"]]
+    code, _, err = run(capsys, "solve", "--alone", "Leeds")
+    assert code == 1 and "'Leeds' matches 3 units" in err and "NHS Leeds West (03C)" in err
+    code, _, err = run(capsys, "solve", "--alone", "Darlingtn")
+    assert code == 1 and "'Darlingtn' is not in the instance" in err and "did you mean NHS Darlington?" in err
+    assert "ccgmerge datasets --ccgs" in err
+
+
+# --------------------------------------------------------------------------- issue 16.6: --verbose, progress lines
+def _slow_solve(delay: float, calls: list):
+    """A stand-in for the engine's solve that reports two blocks, sleeps, then solves for real."""
+    real = ccgmerge.engine.solve.solve
+
+    def fake(instance, scenario, progress=None, msg=False, **kw):
+        calls.append({"msg": msg, "progress": progress})
+        plan = real(instance, scenario, **kw)
+        for k in (1, 2):
+            if progress is not None:
+                progress({"event": "start", "block": k, "blocks": 2, "label": f"component B{k}", "units": 15,
+                          "elapsed": 0.0})
+            time.sleep(delay / 2)
+            if progress is not None:
+                progress({"event": "done", "block": k, "blocks": 2, "label": f"component B{k}", "units": 15,
+                          "elapsed": 0.0, "status": "optimal", "value": 10.0, "bound": 9.0, "groups": 5})
+        return plan
+
+    return fake
+
+
+def test_progress_lines_on_long_solves_only(monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(ccgmerge.engine.solve, "solve", _slow_solve(1.2, calls))
+    code, out, err = run(capsys, "solve", *SYN, "--progress", "0.25")
+    assert code == 0 and calls[-1]["msg"] is False
+    lines = [x for x in err.splitlines() if x.startswith("solving")]
+    assert len(lines) >= 3, err
+    assert any(x.startswith("solving: block 1/2 (component B1: 15 units)") for x in lines)
+    assert any("block 2/2" in x and "1 block done: 5 groups, best 10, bound 9" in x for x in lines), lines
+    assert "solving" not in out  # progress goes to stderr, the plan to stdout
+    # a short solve (under the default 5 s) prints no progress line
+    code, out, err = run(capsys, "solve", *SYN)
+    assert code == 0 and "solving" not in err and "merged groups" in out
+    # --quiet: no progress, no instance line, no table
+    code, out, err = run(capsys, "solve", *SYN, "--progress", "0.25", "--quiet")
+    assert code == 0 and "solving" not in err
+    assert "status: optimal" in out and "Instance(" not in out and "merged groups" not in out
+
+
+def test_verbose_prints_every_block_and_asks_for_the_solver_log(monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(ccgmerge.engine.solve, "solve", _slow_solve(0.0, calls))
+    code, _, err = run(capsys, "solve", *SYN, "--verbose")
+    assert code == 0 and calls[-1]["msg"] is True
+    lines = [x for x in err.splitlines() if x.startswith("solving")]
+    assert len(lines) == 4  # start and end of each of the two blocks, nothing periodic
+    assert lines[1].startswith("solving: finished 1/2 (component B1: 15 units) optimal")
+    assert lines[3].endswith("2 blocks done: 10 groups, best 20, bound 18")
+    code, _, err = run(capsys, "solve", *SYN, "--verbose", "--quiet")
+    assert code == 1 and "--quiet and --verbose cannot be combined" in err
+
+
+def test_verbose_shows_the_cbc_log(capsys, recwarn):
+    """CBC writes its log to ccgmerge's log file (the engine reads the outcome
+    from it); --verbose copies it to stdout, with no PuLP warning about
+    logPath; a normal solve prints none of it."""
+    code, out, err = run(capsys, "solve", *SYN, "--verbose")
+    assert code == 0, err
+    assert "Cbc0001I" in out and "Result - Optimal solution found" in out
+    assert out.index("Result - Optimal solution found") < out.index("status: optimal")  # the log, then the plan
+    assert not [w for w in recwarn if "logPath" in str(w.message)]
+    code, out, err = run(capsys, "solve", *SYN)
+    assert code == 0, err
+    assert "Cbc0" not in out + err and "Result - " not in out + err and "Welcome to the CBC" not in out + err
+
+
+def test_engine_reports_each_block(capsys):
+    events = []
+    inst = generate(30, seed=1)
+    plan = ccgmerge.engine.solve.solve(inst, Scenario(floor=250_000), progress=events.append)
+    starts = [e for e in events if e["event"] == "start"]
+    done = [e for e in events if e["event"] == "done"]
+    assert starts and len(starts) == len(done) == starts[0]["blocks"]
+    assert [e["block"] for e in done] == list(range(1, len(done) + 1))
+    assert sum(e["units"] for e in done) == inst.n_units
+    assert sum(e["groups"] for e in done) == len(plan.groups)
+    assert all(e["status"] == "optimal" for e in done) and plan.status is Status.OPTIMAL
+    # value and bound on the objective's scale: the blocks' shares add up to the plan's objective
+    assert sum(e["value"] for e in done) == pytest.approx(plan.objective)
+    assert sum(e["bound"] for e in done) == pytest.approx(plan.bound)
+
+
+def test_verbose_shows_the_highs_log(tmp_path):
+    pytest.importorskip("highspy")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-m", "ccgmerge", "solve", *SYN, "--solver", "highs", "--verbose"],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "HiGHS" in done.stdout + done.stderr and "solving: finished" in done.stderr
+    assert "logPath" not in done.stderr

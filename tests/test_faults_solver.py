@@ -245,6 +245,23 @@ def test_cbc_that_hangs_is_killed_at_the_limit(tmp_path, monkeypatch, tmpdir_env
     assert os.listdir(tmpdir_env) == []
 
 
+def test_cbc_log_shown_with_msg_keeps_the_limit_and_removes_its_files(tmp_path, monkeypatch, tmpdir_env, capsys):
+    """With msg=True, CBC's log (written to ccgmerge's log file) is copied to
+    stdout while it runs; a CBC that then hangs is still killed within the
+    promise and its files, log included, are gone."""
+    fake_cbc(tmp_path, monkeypatch, 'echo "Cbc0001I fake cbc started"\nexec sleep 600')
+    inst, sc = small()
+    t0 = time.perf_counter()
+    plan = solve(inst, sc, time_limit=2, msg=True)
+    wall = time.perf_counter() - t0
+    assert wall <= 2 + grace(2)
+    assert plan.status is Status.FEASIBLE and "overran" in plan.subproblems[-1]["detail"]
+    assert "Cbc0001I fake cbc started" in capsys.readouterr().out
+    assert os.listdir(tmpdir_env) == []
+    plan = solve(inst, sc, time_limit=2)  # msg=False: nothing printed
+    assert "fake cbc" not in capsys.readouterr().out
+
+
 def test_cbc_crash_at_its_own_time_limit_is_a_stop_not_an_error(tmp_path, monkeypatch, tmpdir_env):
     """CBC 2.10 can segfault when its limit strikes while pre-processing a model
     with a MIP start (the 211 CCGs, penalised, 500k, ``-sec 1``). A crash after

@@ -572,3 +572,14 @@ def test_with_membership_moves_units_between_areas_and_validates():
     assert a0 not in out.area_codes and out.n_areas == inst.n_areas - 1
     assert set(out.membership.loc[out.membership["area"] == a1, "unit"]) >= set(moved_units)
     assert out.total_population == inst.total_population
+
+
+def test_from_frames_accepts_its_own_accessors():
+    """``units`` and ``areas`` come back indexed by code; from_frames takes them so (and ``to_frames``)."""
+    inst = build(baseline={"A": "g1", "B": "g1", "C": "C", "D": "D"})
+    back = Instance.from_frames(inst.units, inst.areas, inst.membership, inst.adjacency, baseline=inst.baseline,
+                                name="t")
+    assert back.fingerprint == inst.fingerprint
+    assert back.units.equals(inst.units) and back.areas.equals(inst.areas) and back.baseline.equals(inst.baseline)
+    assert Instance.from_frames(**inst.to_frames()).fingerprint == inst.fingerprint
+    assert inst.units.index.name == "code"  # the accessors keep their shape for existing callers

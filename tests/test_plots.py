@@ -432,3 +432,46 @@ def test_one_colour_per_mode_in_every_chart(nested_sweep, sweep_table):
     assert a["aligned"] == b["aligned"] == c["aligned"] == MODE_COLOURS["aligned"]
     assert a["off"] == c["off"] == MODE_COLOURS["off"] and a["nested"] == MODE_COLOURS["nested"]
     assert len(set(MODE_COLOURS.values())) == len(MODE_COLOURS)
+
+
+# --------------------------------------------------------------------------- the title never runs into the key
+def _title_and_key(fig):
+    """Window extents of the map's title, the key's heading and the whole key, with the layout drawn."""
+    from matplotlib.text import Text
+
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    title = next(c for c in ax.get_children()
+                 if isinstance(c, Text) and c.get_text() and c.get_text() == ax.get_title(loc="left"))
+    key = fig.legends[0]
+    return (title.get_window_extent(renderer), key.get_title().get_window_extent(renderer),
+            key.get_window_extent(renderer))
+
+
+def _assert_apart(fig):
+    title, heading, key = _title_and_key(fig)
+    assert "groups, numbered north to south" in fig.legends[0].get_title().get_text()
+    assert title.width > 0 and heading.width > 0
+    assert not title.overlaps(heading), (title, heading)
+    assert not title.overlaps(key), (title, key)
+    assert title.x1 <= fig.bbox.x1 and title.y1 <= fig.bbox.y1 + 1  # inside the picture, not cut off
+
+
+def test_map_title_never_runs_into_the_key_england_150k_aligned(tmp_path, ccg2013, ccg2013_boundaries,
+                                                                hwb2013_boundaries):
+    """England 2013 at 150,000, aligned: the title's second line ran into the key's heading."""
+    plan = solve(ccg2013, Scenario(floor=150_000, coterminosity="aligned"))
+    fig = plot_plan_map(plan, tmp_path / "m.png", dpi=40)
+    _assert_apart(fig)
+    title = fig.axes[0].get_title(loc="left")
+    assert "211 CCGs merged into" in title and "at least 150,000 people" in title.replace("\n", " ")
+
+
+def test_long_given_title_never_runs_into_the_key(tmp_path, synthetic_plan):
+    """A long two-line title given by the caller is wrapped to end left of the key, measured with the renderer."""
+    long = ("A deliberately long first line of a title that would run far across the key beside the map " * 2
+            + "\nand a second line that is just as long, to run into the key's heading as well " * 2)
+    fig = plot_plan_map(synthetic_plan, tmp_path / "t.png", dpi=40, title=long)
+    _assert_apart(fig)
+    assert fig.axes[0].get_title(loc="left").split() == long.split()  # rewrapped, no word lost

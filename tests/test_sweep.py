@@ -409,3 +409,153 @@ def test_pareto_frontier_points_are_checked():
         pareto_frontier(small, Scenario(floor=floor), max_points=2)
     with pytest.raises(ScenarioError, match="penalised"):
         pareto_frontier(small, Scenario(floor=floor, coterminosity="penalised"))
+
+
+# ------------------------------------------------- issue 16.6: readable runs, futures, dask schedulers
+def _dask():
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        if conftest.in_ci():
+            pytest.fail("CI is set but dask[distributed] is missing: it is in the dev extra", pytrace=False)
+        pytest.skip("dask[distributed] not installed")
+    return Client, LocalCluster
+
+
+def test_run_labels_name_what_sets_runs_apart(inst, tmp_path):
+    from ccgmerge.analysis.sweep import run_labels
+
+    def entries(runs):
+        return [{"key": str(i), "scenario": r.scenario.to_dict(), "options": (r.options or RunOptions()).to_dict(),
+                 "tags": dict(r.tags), "population_factor": r.population_factor} for i, r in enumerate(runs)]
+
+    runs = [Run(s) for s in grid(floor=[250_000, 300_000], coterminosity=["off", "aligned"])]
+    assert list(run_labels(entries(runs)).values()) == [
+        "floor=250000 coterminosity=off", "floor=250000 coterminosity=aligned",
+        "floor=300000 coterminosity=off", "floor=300000 coterminosity=aligned"]
+    infl = inflation_scenarios(Scenario(), [0.02], 2013, population_growth=[0.01])
+    labels = list(run_labels(entries(infl)).values())
+    assert labels[0].startswith("year=2013 price_index=1 fixed_cost=2500000")
+    assert labels[1].startswith("year=2014 price_index=1.02 fixed_cost=2550000") and "population x1.01" in labels[1]
+    objective = [Run(Scenario(objective=o)) for o in ["merges", ("merges", "moved")]]
+    assert list(run_labels(entries(objective)).values()) == ["objective=merges", "objective=merges,moved"]
+    assert list(run_labels(entries([Run(Scenario(floor=250_000))])).values()) == [
+        Scenario(floor=250_000).describe()]
+
+
+def test_log_lines_name_the_scenario(inst, median, tmp_path, capsys):
+    scs = grid(floor=[round(median), round(1.2 * median)], coterminosity=["off", "aligned"])
+    with ThreadPoolExecutor(2) as ex:
+        res = run_sweep(inst, scs, tmp_path, executor=ex, progress="log")
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if x.startswith("sweep: [")]
+    assert len(lines) == 4
+    for key in res.table["key"]:
+        assert key not in err  # no 20-digit hashes: the first 8 digits at most
+        assert any(f"({key[:8]}): optimal" in x for x in lines)
+    for floor in (round(median), round(1.2 * median)):
+        for mode in ("off", "aligned"):
+            assert sum(f"] floor={floor} coterminosity={mode} (" in x for x in lines) == 1, lines
+
+
+def test_submit_sweep_returns_futures_at_once(inst, median, tmp_path):
+    from concurrent.futures import Future
+
+    from ccgmerge.analysis.sweep import SweepHandle, submit_sweep
+
+    scs = grid(floor=[0.8 * median, median, 1.2 * median], coterminosity=["off", "aligned"])
+    handle = submit_sweep(inst, scs, tmp_path, workers=2, progress=False)
+    assert isinstance(handle, SweepHandle) and len(handle.futures) == 6
+    assert all(isinstance(f, Future) for f in handle.futures.values())
+    assert set(handle.labels) == set(handle.futures)
+    res = handle.result(timeout=120)
+    assert handle.done() and res.computed == 6 and res.exit_code == 0 and not res.interrupted
+    for key, fut in handle.futures.items():
+        rec = fut.result(timeout=0)
+        assert rec["key"] == key and rec["status"] == "optimal"
+        assert json.loads((tmp_path / "runs" / f"{key}.json").read_text())["assignment"] == rec["assignment"]
+    assert len(pd.read_csv(tmp_path / "results.csv")) == 6
+    # the same with wait=False, on an executor: concurrent.futures futures of that executor
+    with ThreadPoolExecutor(2) as ex:
+        again = run_sweep(inst, scs, tmp_path / "threads", executor=ex, progress=False, wait=False)
+        assert again.result(timeout=120).computed == 6
+    assert {f.result()["assignment"] == handle.futures[k].result()["assignment"]
+            for k, f in again.futures.items()} == {True}
+
+
+def test_cancel_keeps_finished_runs_and_resume_solves_the_rest(inst, median, tmp_path):
+    from ccgmerge.analysis.sweep import SweepLocked, submit_sweep
+
+    scs = grid(floor=[round(median * (0.6 + 0.05 * i)) for i in range(10)], coterminosity=["off", "aligned"])
+    handle = submit_sweep(inst, scs, tmp_path, workers=1, progress=False)
+    with pytest.raises(SweepLocked):  # the folder stays locked while the sweep runs
+        run_sweep(inst, scs, tmp_path, workers=1, progress=False)
+    handle.cancel()
+    res = handle.result(timeout=60)
+    assert res.interrupted and res.computed < 20
+    stopped = [f for f in handle.futures.values() if f.exception(timeout=0) is not None]
+    assert len(stopped) == 20 - res.computed
+    kept = len(_result_files(tmp_path))
+    assert kept == res.computed
+    rest = run_sweep(inst, scs, tmp_path, workers=2, progress=False)
+    assert rest.skipped == kept and rest.computed == 20 - kept and rest.exit_code == 0
+
+
+def test_dask_futures_have_readable_keys(inst, median, tmp_path):
+    Client, LocalCluster = _dask()
+    from ccgmerge.analysis.sweep import submit_sweep
+
+    scs = grid(floor=[round(median), round(1.2 * median)], coterminosity=["off", "aligned"])
+    with LocalCluster(n_workers=1, processes=False, threads_per_worker=2, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        handle = submit_sweep(inst, scs, tmp_path, executor=client, progress=False)
+        keys = {k: f.key for k, f in handle.futures.items()}
+        res = handle.result(timeout=120)
+        records = client.gather(list(handle.futures.values()))
+    assert res.computed == 4 and res.exit_code == 0
+    for run_key, dask_key in keys.items():
+        assert dask_key.startswith(f"ccgmerge-run {handle.labels[run_key]} ({run_key[:8]}, ")
+        assert "_execute" not in dask_key
+    assert {r["key"] for r in records} == set(keys)
+
+
+def test_cli_sweep_on_a_dask_scheduler(tmp_path, capsys):
+    Client, LocalCluster = _dask()
+    from ccgmerge.cli import main
+
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text('[instance]\ndataset = "synthetic"\nunits = 30\nseed = 3\n'
+                   '[grid]\nfloor = [300000, 500000]\ncoterminosity = ["off", "aligned"]\n')
+    with LocalCluster(n_workers=1, processes=False, threads_per_worker=2, dashboard_address=None) as cluster:
+        code = main(["sweep", str(cfg), "--out", str(tmp_path / "out"), "--scheduler", cluster.scheduler_address])
+        assert cluster.scheduler_info["workers"]  # the cluster outlives the command's client
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"on the dask scheduler at {cluster.scheduler_address}" in err
+    assert "Client" in err and "floor=300000 coterminosity=aligned (" in err
+    df = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert len(df) == 4 and set(df["status"]) == {"optimal"}
+    recs = [json.loads(p.read_text()) for p in _result_files(tmp_path / "out")]
+    assert {r["pid"] for r in recs} == {os.getpid()}  # solved by the in-process cluster's threads
+
+
+def test_cli_scheduler_errors(tmp_path, capsys, monkeypatch):
+    _dask()
+    import ccgmerge.cli.sweep
+    from ccgmerge.cli import main
+
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text('[instance]\ndataset = "synthetic"\nunits = 12\nseed = 3\n[grid]\nfloor = [300000]\n')
+    monkeypatch.setattr(ccgmerge.cli.sweep, "CONNECT_TIMEOUT", 1)
+    assert main(["sweep", str(cfg), "--out", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:9"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --scheduler tcp://127.0.0.1:9: cannot reach a dask scheduler there") and \
+        "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+    assert main(["sweep", str(cfg), "--out", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:9",
+                 "--workers", "2"]) == 1
+    assert "leave --workers out" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[grid]\nfloorz = [1]\n')
+    assert main(["sweep", str(bad), "--out", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:9"]) == 1
+    assert "floorz" in capsys.readouterr().err  # the file is checked before any connection

@@ -29,6 +29,10 @@ All are importable from this package; each lives in a submodule:
   unit polygons: adjacency (rook or queen contiguity, water crossings,
   islands) and membership from geometry; needs the optional ``geo`` extra
   (``pip install "ccgmerge[geo]"``), imported only when called;
+* :func:`list_datasets` / :func:`list_configurations` (:mod:`~ccgmerge.data.catalogue`)
+  and :func:`list_hwbs` / :func:`list_ccgs` (:mod:`~ccgmerge.data.names`) --
+  what there is, as tables; :func:`resolve_hwbs` / :func:`resolve_ccgs` turn
+  names (``"Kent"``) into codes, as the loaders' ``hwbs=`` and ``ccgs=`` do;
 * :func:`data_dir` / :func:`data_locations` / :func:`has_real_data` /
   :func:`packaged_data_dir` / :func:`geometry_file`
   (:mod:`~ccgmerge.data.paths`) -- where the data folder and the geometry are;
@@ -44,10 +48,12 @@ Instance('England CCGs 2013': 211 units, 152 areas, 531 adjacency edges, populat
 42
 """
 
+from ccgmerge.data.catalogue import list_configurations, list_datasets
 from ccgmerge.data.ccg2013 import load_ccg2013
 from ccgmerge.data.configurations import configuration_names, load_configuration
 from ccgmerge.data.geo import from_geodataframe
 from ccgmerge.data.lsoa import load_lsoa2013, load_lsoa_units, lsoa_unit_levels
+from ccgmerge.data.names import list_ccgs, list_hwbs, resolve_ccgs, resolve_hwbs
 from ccgmerge.data.paths import data_dir, data_locations, geometry_file, has_real_data, packaged_data_dir
 from ccgmerge.data.tables import from_csv, from_folder, to_csv
 
@@ -67,4 +73,10 @@ __all__ = [
     "data_locations",
     "geometry_file",
     "packaged_data_dir",
+    "list_datasets",
+    "list_configurations",
+    "list_hwbs",
+    "list_ccgs",
+    "resolve_hwbs",
+    "resolve_ccgs",
 ]

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ccgmerge.data.ccg2013 import adjacency_options
+from ccgmerge.data.names import resolve_ccgs, resolve_codes
 from ccgmerge.data.paths import data_dir, read_data_file
 from ccgmerge.errors import ValidationError, format_items
 from ccgmerge.instance import Instance
@@ -77,9 +78,13 @@ def load_lsoa2013(
     data : path, optional
         Data folder (default: :func:`data_dir`).
     hwbs : list of str, optional
-        Keep only the LSOAs of these HWBs (GSS codes such as ``"E10000002"``).
+        Keep only the LSOAs of these HWBs: GSS codes such as ``"E10000002"``
+        or names such as ``"Kent"`` (see :func:`~ccgmerge.data.names.resolve_hwbs`;
+        :func:`~ccgmerge.data.names.list_hwbs` lists them).
     ccgs : list of str, optional
-        Keep only the LSOAs of these 2013 CCGs (ODS codes such as ``"00C"``).
+        Keep only the LSOAs of these 2013 CCGs: ODS codes such as ``"00C"``,
+        ONS codes or names such as ``"Darlington"`` (see
+        :func:`~ccgmerge.data.names.resolve_ccgs`).
         With both ``hwbs`` and ``ccgs``, an LSOA must match both.
     bridges : bool
         Keep the six ``bridge_nearest`` edges that join the islands (Isle of
@@ -118,8 +123,9 @@ def load_lsoa2013(
     Raises
     ------
     ValidationError
-        If ``hwbs`` or ``ccgs`` name unknown codes, or the two together keep
-        no LSOA; for a negative, NaN or infinite ``crossings`` or
+        If ``hwbs`` or ``ccgs`` name unknown codes or names (the message
+        lists the closest), an ambiguous name (listing its matches), or the
+        two together keep no LSOA; for a negative, NaN or infinite ``crossings`` or
         ``min_shared_boundary_m``.
 
     Examples
@@ -129,6 +135,8 @@ def load_lsoa2013(
     (32844, 211)
     >>> load_lsoa2013(ccgs=["00C"]).n_units
     65
+    >>> load_lsoa2013(hwbs=["Hartlepool"]).area_codes
+    ('E06000001',)
     >>> load_lsoa2013(hwbs=["E06000006"], crossings=500).is_connected()  # Halton: Runcorn and Widnes
     True
     """
@@ -151,18 +159,12 @@ def load_lsoa2013(
     keep = None
     parts = []
     if hwbs is not None:
-        want = _as_codes(hwbs, "hwbs")
-        unknown = [c for c in want if c not in set(areas["code"])]
-        if unknown:
-            raise ValidationError(f"hwbs: unknown HWB codes {format_items(unknown)}.", items=unknown)
+        want = list(dict.fromkeys(resolve_codes(_as_codes(hwbs, "hwbs"), areas, what="hwbs", noun="HWB",
+                                                listing="ccgmerge.data.list_hwbs()")))
         keep = lk["hwb_code"].isin(want).to_numpy()
         parts.append(f"HWBs {format_items(want, 4)}")
     if ccgs is not None:
-        want = _as_codes(ccgs, "ccgs")
-        known = set(lk["ccg13_code"])
-        unknown = [c for c in want if c not in known]
-        if unknown:
-            raise ValidationError(f"ccgs: unknown 2013 CCG codes {format_items(unknown)}.", items=unknown)
+        want = list(dict.fromkeys(resolve_ccgs(_as_codes(ccgs, "ccgs"), d)))
         k = lk["ccg13_code"].isin(want).to_numpy()
         keep = k if keep is None else keep & k
         parts.append(f"CCGs {format_items(want, 4)}")

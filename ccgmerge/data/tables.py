@@ -17,10 +17,11 @@ from pathlib import Path
 import pandas as pd
 
 from ccgmerge.errors import ValidationError, format_items
+from ccgmerge.frames import implied_areas
 from ccgmerge.instance import Instance
 from ccgmerge.tables import TableSource, validate_tables
 
-__all__ = ["from_csv", "to_csv", "from_folder"]
+__all__ = ["from_csv", "to_csv", "from_folder", "implied_areas"]
 
 _TABLES = ("units", "areas", "membership", "adjacency", "baseline")
 _REQUIRED = {
@@ -231,6 +232,10 @@ def from_csv(
         ``population`` [, ``name``]; membership ``unit``, ``area``,
         ``population``; adjacency ``a``, ``b`` [, ``kind``, extra columns].
         Code columns are read as text, so ``"00C"`` keeps its zeros.
+        ``areas=None``: the areas the membership implies
+        (:func:`implied_areas`: each area's population is the people its
+        membership rows place in it, so every unit is wholly counted; give
+        the areas table when an area has people outside your units).
     columns : dict, optional
         Per table, a mapping from your column names to the canonical ones,
         for example ``{"units": {"ccg_code": "code", "pop": "population"},
@@ -282,8 +287,10 @@ def from_csv(
         )
     read = {
         t: _table(src, t, columns.get(t, {}))
-        for t, src in zip(_TABLES[:4], (units, areas, membership, adjacency))
+        for t, src in zip(_TABLES[:4], (units, areas, membership, adjacency)) if not (t == "areas" and areas is None)
     }
+    if areas is None:
+        read["areas"] = (implied_areas(read["membership"][0]), TableSource("areas (implied by the membership)"))
     frames = {t: df for t, (df, _) in read.items()}
     sources = {t: where for t, (_, where) in read.items()}
     base = None

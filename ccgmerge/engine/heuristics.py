@@ -70,6 +70,8 @@ def greedy_merge(inst: Instance, scenario: Scenario, units: Sequence[int] | None
         return None
     units = sorted(range(inst.n_units) if units is None else units)
     pop = inst.population
+    if scenario.ceiling is not None and any(int(pop[u]) > scenario.ceiling for u in units):
+        return None  # a unit above the ceiling on its own: no plan at all
     main = inst.main_area_index
     alone = {inst.index[c] for c in scenario.alone if c in inst.index}
     apart = {(inst.index[a], inst.index[b]) for a, b in scenario.apart if a in inst.index and b in inst.index}

@@ -118,6 +118,11 @@ def _solve_block(instance: Instance, b: Block, scenario: Scenario, ctx: SolveCon
         try:
             res = f.solve_block(instance, b, scenario, ctx)
         except CandidateLimitError as exc:
+            if forced and ctx.time_left() == 0:
+                # the forced model ran out of time while enumerating: no plan from it, so the
+                # greedy fallback below gives a checked plan with its bound unknown
+                res = BlockResult(None, Status.NO_SOLUTION, None, None, f.name, 0.0, str(exc))
+                break
             if forced:
                 raise
             reports.append({"block": b.label, "note": f"{f.name} skipped: {exc}"})
@@ -146,6 +151,7 @@ def solve(
     candidate_limit: int = 300_000,
     symmetry: bool = True,
     warm_start: bool = True,
+    progress=None,
 ) -> Plan:
     """Find an optimal merger plan for ``instance`` under ``scenario``.
 
@@ -171,6 +177,13 @@ def solve(
         split into unsplittable parts for the partition model; CBC only;
         default True: on the 211 CCGs at a 500,000 floor in penalised mode
         CBC finds no plan in 60 s without it)
+    progress : callable, optional
+        Called with a dict before and after each block: ``event`` ("start" or
+        "done"), ``block`` (1-based), ``blocks``, ``label``, ``units``,
+        ``elapsed`` (seconds since the solve began) and, after a block, its
+        ``status``, ``groups`` (how many, None without a plan), ``value`` and
+        ``bound`` (the block's share of the objective and a proven lower
+        bound on it, as in ``plan.subproblems``; None when unknown).
 
     Returns
     -------
@@ -187,6 +200,8 @@ def solve(
         On Ctrl-C, after stopping the solver process.
     """
     t0 = time.perf_counter()
+    from ccgmerge.inputs import coerce_inputs  # a clear error for a GeoDataFrame, a graph, ...; dicts as Scenarios
+    instance, scenario = coerce_inputs(instance, scenario)
     scenario = scenario or Scenario()
     options = SolverOptions(solver=solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg, warm_start=warm_start)
     if formulation not in NAMES:
@@ -213,15 +228,25 @@ def solve(
 
     results: list[BlockResult] = []
     reports: list[dict] = []
-    for b in blocks:
+    for k, b in enumerate(blocks, 1):
         clock0 = ctx.solver_seconds
+        tell = {"block": k, "blocks": len(blocks), "label": b.label, "units": len(b.units)}
+        if progress is not None:
+            progress({"event": "start", **tell, "elapsed": time.perf_counter() - t0})
         res = _solve_block(instance, b, scenario, ctx, formulation, exact, reports)
         res.solver_seconds = ctx.solver_seconds - clock0
         results.append(res)
-        reports.append({"block": b.label, "n_units": len(b.units), "status": res.status.value, "value": res.value,
-                        "bound": res.bound, "formulation": res.formulation, "seconds": round(res.seconds, 4),
+        # value and bound on the objective's scale (the block's share); the model's own numbers kept beside them
+        share = None if res.groups is None or res.value is None else objective_value(instance, res.groups, scenario)
+        reports.append({"block": b.label, "n_units": len(b.units), "status": res.status.value, "value": share,
+                        "bound": None if share is None or res.bound is None else share - max(0.0, res.value - res.bound),
+                        "model_value": res.value, "model_bound": res.bound, "formulation": res.formulation, "seconds": round(res.seconds, 4),
                         "solver_seconds": round(res.solver_seconds, 4), "build_seconds": round(max(0.0, res.seconds - res.solver_seconds), 4),
                         "variables": res.n_vars, "constraints": res.n_cons, "detail": res.detail})
+        if progress is not None:
+            progress({"event": "done", **tell, "elapsed": time.perf_counter() - t0, "status": res.status.value,
+                      "value": reports[-1]["value"], "bound": reports[-1]["bound"],
+                      "groups": None if res.groups is None else len(res.groups)})
     wall = time.perf_counter() - t0
     forms = sorted({r.formulation for r in results})
     form = "+".join(forms) or "none"
@@ -244,7 +269,7 @@ def solve(
     verdict = check_plan(instance, groups, scenario)
     metrics = plan_metrics(instance, groups, scenario)
     objective = objective_value(instance, groups, scenario, metrics)
-    total_gap = sum((r.value - r.bound) for r in results if r.value is not None and r.bound is not None)
+    total_gap = sum(max(0.0, r.value - r.bound) for r in results if r.value is not None and r.bound is not None)
     unknown = any(r.bound is None for r in results)
     bound = None if unknown else objective - max(0.0, total_gap)
     status = worst

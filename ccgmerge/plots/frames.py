@@ -14,8 +14,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ccgmerge.plots.style import group_colours
 from ccgmerge.metrics import continuations
+from ccgmerge.metrics import moved_units as metrics_moved_units
+from ccgmerge.plan import baseline_names as plan_baseline_names
+from ccgmerge.plan import names_by_code
+from ccgmerge.plots.style import group_colours
 
 __all__ = ["unit_word", "unit_xy", "continuing_baseline", "moved_units", "baseline_names", "short_name", "group_key", "plan_geodataframe", "dissolve", "explore"]
 
@@ -71,90 +74,72 @@ def continuing_baseline(plan) -> list[str | None]:
 
 def moved_units(plan, cont: list[str | None] | None = None) -> np.ndarray:
     """Boolean per unit (``instance.unit_codes`` order): the unit's group does
-    not continue the unit's baseline group (its people count as moved)."""
-    cont = continuing_baseline(plan) if cont is None else cont
-    base = plan.instance.baseline_codes
-    out = np.zeros(plan.instance.n_units, dtype=bool)
-    for k, g in enumerate(plan.groups):
-        for i in g:
-            out[i] = base[i] != cont[k]
-    return out
+    not continue the unit's baseline group (its people count as moved);
+    :func:`ccgmerge.metrics.moved_units` (``plan.csv``'s ``moved``)."""
+    plan.require_groups()
+    return metrics_moved_units(plan.instance, plan.groups, cont)
 
 
 def baseline_names(inst) -> dict[str, str]:
-    """Names of the baseline groups: the 2013 CCG names when the baseline codes are CCG codes, else the units'
-    names (a baseline of single units)."""
-    names = inst.units["name"].astype(str).to_dict() if "name" in inst.units.columns else {}
-    if inst.singleton_baseline:
-        return {b: names.get(c, c) for c, b in zip(inst.unit_codes, inst.baseline_codes)}
-    try:
-        from ccgmerge.data.paths import data_dir, read_data_file
-
-        t = read_data_file(data_dir(), "ccg2013_units.csv", dtype={"ccg_code": str})
-        return dict(zip(t["ccg_code"].astype(str), t["ccg_name"].astype(str)))
-    except Exception:  # noqa: BLE001 - names are a nicety; codes do
-        return {}
+    """Names of the baseline groups: :func:`ccgmerge.plan.baseline_names` (the
+    2013 CCG names for an LSOA instance, else the units' names)."""
+    return plan_baseline_names(inst)
 
 
 def group_key(plan) -> pd.DataFrame:
     """One row per group of ``plan``, numbered as on the maps and in the report.
 
-    Columns: ``number``; ``position`` (index into ``plan.groups``); ``group``
+    Built on :attr:`ccgmerge.plan.Plan.groups_table` (one set of names, people
+    moved and HWBs for the CSV files, the maps and the report). Columns:
+    ``number``; ``position`` (index into ``plan.groups``); ``group``
     (:meth:`~ccgmerge.plan.Plan.group_ids`); ``name`` (the baseline group it
     continues: for CCG plans the name of its largest CCG, for LSOA plans the
     2013 CCG it continues, "new group" when it continues none) and ``label``
     (the name, short); ``continues``; ``n_units``; ``members`` (codes);
-    ``member_names`` (names of the member units, or for a plan with a baseline
-    the baseline groups its people come from, with their people);
-    ``population``; ``allowance``, ``cost`` and ``margin`` (GBP);
-    ``hwbs`` (the HWBs with people in it, most people first); ``moved``
-    (people whose baseline group it does not continue); ``merged``; ``colour``
+    ``member_names`` (short names of the member units, most people first, or
+    for a plan with a baseline the baseline groups its people come from,
+    with their people); ``population``; ``allowance``, ``cost`` and
+    ``margin`` (GBP); ``hwbs`` (names of the HWBs with people in it, most
+    people first); ``moved`` (people whose baseline group it does not
+    continue); ``merged``; ``coterminous``, ``hwb_fit`` and
+    ``noncoterminous`` (as in ``groups_table``); ``colour``
     (:func:`~ccgmerge.plots.style.group_colours`).
     """
     plan.require_groups()
-    inst, sc, groups = plan.instance, plan.scenario, plan.groups
-    codes, pop = inst.unit_codes, inst.population
-    cont = continuing_baseline(plan)
-    moved = moved_units(plan, cont)
+    inst, groups = plan.instance, plan.groups
+    pop = inst.population
+    position = {gid: k for k, gid in enumerate(plan.group_ids())}
+    table = plan.groups_table
+    table = table.assign(position=table["group"].map(position)).sort_values("position").reset_index(drop=True)
     bnames = baseline_names(inst)
-    unames = inst.units["name"].astype(str).to_dict() if "name" in inst.units.columns else {}
-    anames = inst.areas["name"].astype(str).to_dict() if "name" in inst.areas.columns else {}
-    gid = np.empty(inst.n_units, dtype=np.int64)
-    for k, g in enumerate(groups):
-        gid[list(g)] = k
-    m = inst.membership
-    hw = pd.DataFrame({"group": gid[inst.positions(m["unit"].astype(str))], "area": m["area"].astype(str),
-                       "population": m["population"].to_numpy()})
-    hw = hw.groupby(["group", "area"])["population"].sum().reset_index().sort_values(
-        ["group", "population", "area"], ascending=[True, False, True])
-    hwbs = {k: "; ".join(anames.get(a, a) for a in d["area"]) for k, d in hw.groupby("group")}
+    unames = names_by_code(inst.units)
     xy = unit_xy(inst)
     word = unit_word(inst)
     colours = group_colours(plan)
-    rows = []
+    member_names, north = [], []
     for k, g in enumerate(groups):
-        p = int(inst.group_population(g))
         if inst.singleton_baseline:
-            member_names = "; ".join(short_name(unames.get(codes[i], codes[i]), 60) for i in
-                                     sorted(g, key=lambda i: (-pop[i], i)))
+            member_names.append("; ".join(short_name(unames.get(inst.unit_codes[i], inst.unit_codes[i]), 60)
+                                          for i in sorted(g, key=lambda i: (-pop[i], i))))
         else:
             by = pd.Series(pop[list(g)], index=[inst.baseline_codes[i] for i in g]).groupby(level=0).sum()
             by = by.sort_values(ascending=False, kind="stable")
-            member_names = f"{len(g)} {word} from " + "; ".join(
-                f"{short_name(bnames.get(b, b), 60)} ({v:,})" for b, v in by.items())
-        name = bnames.get(cont[k], cont[k]) if cont[k] is not None else "new group"
-        north = float(np.average(xy[list(g), 1], weights=np.maximum(pop[list(g)], 1))) if xy is not None else 0.0
-        rows.append({"position": k, "group": codes[max(g, key=lambda i: (pop[i], -i))], "name": name,
-                     "label": short_name(name, 36), "continues": cont[k] or "", "n_units": len(g),
-                     "members": ";".join(codes[i] for i in g), "member_names": member_names, "population": p,
-                     "allowance": sc.allowance(p), "cost": sc.cost(p), "margin": sc.allowance(p) - sc.cost(p),
-                     "hwbs": hwbs.get(k, ""), "moved": int(pop[list(g)][moved[list(g)]].sum()),
-                     "merged": len(g) > 1, "colour": colours[k],
-                     "_north": north, "_pop": p})
-    key = pd.DataFrame(rows)
-    key = key.sort_values(["merged", "_north", "_pop", "group"], ascending=[False, False, False, True], kind="stable")
+            member_names.append(f"{len(g)} {word} from " + "; ".join(
+                f"{short_name(bnames.get(b, b), 60)} ({v:,})" for b, v in by.items()))
+        north.append(float(np.average(xy[list(g), 1], weights=np.maximum(pop[list(g)], 1))) if xy is not None else 0.0)
+    key = pd.DataFrame({
+        "position": table["position"], "group": table["group"], "name": table["name"],
+        "label": table["name"].map(lambda s: short_name(s, 36)), "continues": table["continues"],
+        "n_units": table["n_units"], "members": table["members"], "member_names": member_names,
+        "population": table["population"], "allowance": table["allowance"], "cost": table["cost"],
+        "margin": table["margin"], "hwbs": table["hwb_names"].str.replace(";", "; ", regex=False),
+        "moved": table["moved"], "merged": table["merged"], "coterminous": table["coterminous"],
+        "hwb_fit": table["hwb_fit"], "noncoterminous": table["noncoterminous"], "colour": colours,
+        "_north": north})
+    key = key.sort_values(["merged", "_north", "population", "group"], ascending=[False, False, False, True],
+                          kind="stable")
     key.insert(0, "number", np.arange(1, len(key) + 1))
-    return key.drop(columns=["_north", "_pop"]).reset_index(drop=True)
+    return key.drop(columns=["_north"]).reset_index(drop=True)
 
 
 def _unit_frame(plan, boundaries, key, gpd):
@@ -200,7 +185,7 @@ def plan_geodataframe(plan, boundaries=None, *, key: str | None = None, crs=2770
     units_gdf = gpd.GeoDataFrame({"unit": list(inst.unit_codes), "number": number}, geometry=list(frame.geometry),
                                  crs=frame.crs)
     if units:
-        names = inst.units["name"].astype(str) if "name" in inst.units.columns else pd.Series(dtype=str)
+        names = names_by_code(inst.units)
         units_gdf.insert(1, "unit_name", [names.get(c, c) for c in inst.unit_codes])
         units_gdf.insert(2, "baseline", list(inst.baseline_codes))
         units_gdf.insert(3, "moved", moved_units(plan))

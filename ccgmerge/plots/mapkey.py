@@ -13,7 +13,7 @@ import numpy as np
 from ccgmerge.plots.frames import short_name
 from ccgmerge.plots.style import UNMERGED_COLOUR, VIOLATION_COLOUR, format_population
 
-__all__ = ["label_groups", "declutter", "draw_key", "map_title", "scale_bar", "write_key_csv", "plain_rules"]
+__all__ = ["label_groups", "declutter", "fit_title", "draw_key", "map_title", "scale_bar", "write_key_csv", "plain_rules"]
 
 _FIG_SPACE = "\u2007"  # as wide as a digit: numbers in the key line up
 
@@ -57,6 +57,40 @@ def label_groups(ax, plan, number: dict, points: np.ndarray, offset=(0, 0), insi
     return out
 
 
+def _renderer(fig):
+    if hasattr(fig.canvas, "get_renderer"):
+        return fig.canvas.get_renderer()
+    from matplotlib.backends.backend_agg import RendererAgg  # a Figure without an Agg canvas (pyplot-free code)
+
+    return RendererAgg(int(fig.bbox.width), int(fig.bbox.height), fig.dpi)
+
+
+def fit_title(fig, title, wrap, pad: float = 8.0, tries: int = 6) -> None:
+    """Wrap the title (a Text) narrower until, with the layout drawn, it ends
+    ``pad`` points left of any key (legend) beside it and inside the figure,
+    so title and key never overlap. ``wrap(width)``: the title's text wrapped
+    to ``width`` characters. Measured with the renderer, not guessed from
+    character counts: the map's left edge moves with its aspect."""
+    renderer = _renderer(fig)
+    legends = list(fig.legends) + [a.get_legend() for a in fig.axes if a.get_legend() is not None]
+    gap = pad * fig.dpi / 72
+    for _ in range(tries):
+        fig.draw_without_rendering()  # the layout, with the title as it now is
+        box = title.get_window_extent(renderer)
+        right = fig.bbox.x1
+        for leg in legends:
+            lb = leg.get_window_extent(renderer)
+            if lb.x1 > box.x0 and lb.y1 > box.y0 and lb.y0 < box.y1:  # beside the title, not under it
+                right = min(right, lb.x0)
+        if box.x1 <= right - gap or box.width <= 0:
+            return
+        chars = max(len(line) for line in title.get_text().split("\n"))
+        width = min(chars - 1, int(chars * (right - gap - box.x0) / box.width))
+        if width < 20:
+            return
+        title.set_text(wrap(width))
+
+
 _RINGS = [(0.0, 0.0)] + [(r * math.cos(a), r * math.sin(a)) for r in (7, 10, 14, 19)
                          for a in np.radians([90, 270, 0, 180, 45, 135, 225, 315])]
 
@@ -68,12 +102,7 @@ def declutter(fig, labels: list) -> int:
     if not labels:
         return 0
     fig.draw_without_rendering()  # runs the layout, so the labels' boxes are final
-    if hasattr(fig.canvas, "get_renderer"):
-        renderer = fig.canvas.get_renderer()
-    else:  # a Figure without an Agg canvas (pyplot-free code given us an Axes)
-        from matplotlib.backends.backend_agg import RendererAgg
-
-        renderer = RendererAgg(int(fig.bbox.width), int(fig.bbox.height), fig.dpi)
+    renderer = _renderer(fig)
     scale = fig.dpi / 72
     placed: dict = {}
     moved = 0

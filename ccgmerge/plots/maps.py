@@ -9,6 +9,7 @@ network at the units' coordinates."""
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from ccgmerge.plots.geometry import (
     lonlat_to_bng,
     shapely_path,
 )
-from ccgmerge.plots.mapkey import declutter, draw_key, label_groups, map_title, scale_bar, write_key_csv
+from ccgmerge.plots.mapkey import declutter, draw_key, fit_title, label_groups, map_title, scale_bar, write_key_csv
 from ccgmerge.plots.style import ATTRIBUTION, VIOLATION_COLOUR, new_figure, require_matplotlib, save_figure
 
 __all__ = ["plot_plan_map", "LONDON_BOX", "LONDON_BOX_BNG", "default_boundary_file", "geopandas_or_none"]
@@ -190,8 +191,6 @@ def plot_plan_map(
     draw_key(fig, ax, plan, table, bad, extra, own=own, top=legend_top, below=below)
     text = ATTRIBUTION if attribution is True and frame is not None else (attribution or None)
     if isinstance(text, str):  # in the map's lower right corner (the sea, for England), never squeezing the map
-        import textwrap
-
         text = text + ("; British National Grid" if frame is not None else "")
         ax.annotate("\n".join(textwrap.wrap(text, 58)), (1.0, 0.0), xycoords="axes fraction", xytext=(-2, 2),
                     textcoords="offset points", ha="right", va="bottom", fontsize=6, color="#444444", zorder=9,
@@ -199,10 +198,17 @@ def plot_plan_map(
     if title is None:  # wrapped to the map's share of the width (a title wider than the map squeezes it)
         share = 0.98 if below or not own else 0.57
         title = map_title(plan, unit_word(inst), max(36, int(fig.get_size_inches()[0] * share * 72 / 5.5)))
-    ax.set_title(title, fontsize=10, loc="left")
+
+        def wrap(width):
+            return map_title(plan, unit_word(inst), width)
+    else:
+        def wrap(width, given=title):
+            return "\n".join(textwrap.fill(line, width) for line in given.split("\n"))
+    heading = ax.set_title(title, fontsize=10, loc="left")
     declutter(fig, labels)
     if own and figsize is None and frame is not None and not below:
         _trim_height(fig, ax)
+    fit_title(fig, heading, wrap)  # measured: the title ends left of the key beside it
     written = save_figure(fig, path, svg, dpi)
     if written:
         write_key_csv(table, written[0])

@@ -5,7 +5,9 @@ A *sweep* is a list of runs over ONE instance. Each run is a
 :class:`RunOptions` (and, for population-growth scenarios, a population
 factor). Build the list with :func:`grid` (a cartesian product over any
 scenario parameters) and/or :func:`inflation_scenarios` (real-terms erosion
-year by year), then run it with :func:`run_sweep`, or describe the whole sweep
+year by year), then run it with :func:`run_sweep` (or start it without waiting with
+:func:`submit_sweep`, which returns a :class:`SweepHandle` with the runs'
+futures), or describe the whole sweep
 in a TOML file and call :func:`sweep_from_config` (the ``ccgmerge sweep``
 command).
 
@@ -25,10 +27,12 @@ Modules
 :mod:`~ccgmerge.analysis.sweep.lock`
     :class:`FolderLock`: one sweep at a time per folder (:class:`SweepLocked`).
 :mod:`~ccgmerge.analysis.sweep.workers`
-    The run function and the default :class:`WorkerPool`, whose worker
-    processes die with the sweep.
+    The run function, the default :class:`WorkerPool`, whose worker
+    processes die with the sweep, and the pool over any executor or dask
+    client (tasks named after their runs).
 :mod:`~ccgmerge.analysis.sweep.runner`
-    :func:`run_sweep`, executors and dask, :class:`SweepResult`,
+    :func:`run_sweep`, :func:`submit_sweep` and :class:`SweepHandle`, executors
+    and dask, :class:`SweepResult`,
     :class:`SweepInterrupted`, the statuses of the results.
 :mod:`~ccgmerge.analysis.sweep.progress`
     The progress bar (or log lines, or a callback).
@@ -47,8 +51,15 @@ from __future__ import annotations
 
 from ccgmerge.analysis.sweep.config import SweepConfig, read_config, sweep_from_config
 from ccgmerge.analysis.sweep.lock import SweepLocked
-from ccgmerge.analysis.sweep.runner import RecordWarning, SweepInterrupted, SweepResult, run_sweep
-from ccgmerge.analysis.sweep.scenarios import Run, RunOptions, grid, inflation_scenarios, scenario_key
+from ccgmerge.analysis.sweep.runner import (
+    RecordWarning,
+    SweepHandle,
+    SweepInterrupted,
+    SweepResult,
+    run_sweep,
+    submit_sweep,
+)
+from ccgmerge.analysis.sweep.scenarios import Run, RunOptions, grid, inflation_scenarios, run_labels, scenario_key
 # the record formats were public names of the old module too (not in __all__)
 from ccgmerge.analysis.sweep.store import MANIFEST_FORMAT, RECORD_FORMAT, load_plan, load_results, validate_record
 
@@ -57,6 +68,7 @@ __all__ = [
     "Run",
     "SweepConfig",
     "SweepResult",
+    "SweepHandle",
     "SweepInterrupted",
     "SweepLocked",
     "RecordWarning",
@@ -64,6 +76,8 @@ __all__ = [
     "inflation_scenarios",
     "scenario_key",
     "run_sweep",
+    "submit_sweep",
+    "run_labels",
     "load_results",
     "load_plan",
     "validate_record",

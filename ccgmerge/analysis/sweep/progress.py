@@ -51,7 +51,9 @@ class Progress:
         elif self.mode == "bar" and self.bar is not None:
             self.bar.write(f"sweep: {text}", file=self.stream)
 
-    def update(self, rec: dict) -> None:
+    def update(self, rec: dict, label: str | None = None) -> None:
+        """Count a finished run; a log line names it by ``label`` (what sets it apart from the
+        other runs: ``floor=250000 coterminosity=aligned``) and the first 8 digits of its key."""
         self.done += 1
         status = rec.get("status", "?")
         self.counts[status] += 1
@@ -63,7 +65,9 @@ class Progress:
             what = f"{m['groups']} groups" if m.get("groups") is not None else (rec.get("message") or "")
             wall = rec.get("wall_time")
             wall = f" ({wall:.2f} s)" if isinstance(wall, (int, float)) else ""
-            print(f"sweep: [{self.done}/{self.total}] {rec.get('key')} {status}: {what[:160]}{wall}", file=self.stream, flush=True)
+            key = str(rec.get("key"))
+            name = f"{label} ({key[:8]})" if label else key
+            print(f"sweep: [{self.done}/{self.total}] {name}: {status}{', ' + what[:160] if what else ''}{wall}", file=self.stream, flush=True)
         elif self.mode == "callback":
             self.callback(rec)
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+import threading
 import time
 import warnings
 from collections.abc import Iterable
@@ -45,7 +46,7 @@ import pandas as pd
 
 from ccgmerge.analysis.sweep.lock import FolderLock
 from ccgmerge.analysis.sweep.progress import Progress
-from ccgmerge.analysis.sweep.scenarios import Run, RunOptions, canon, dumps, scenario_key
+from ccgmerge.analysis.sweep.scenarios import Run, RunOptions, canon, dumps, run_labels, scenario_key
 from ccgmerge.analysis.sweep.store import (
     MANIFEST_FORMAT,
     atomic_write,
@@ -54,12 +55,12 @@ from ccgmerge.analysis.sweep.store import (
     scan_records,
     write_instance,
 )
-from ccgmerge.analysis.sweep.workers import WorkerPool, execute_run, now
+from ccgmerge.analysis.sweep.workers import ExecutorPool, WorkerPool, is_dask_client, now
 from ccgmerge.errors import ScenarioError
 from ccgmerge.instance import Instance
 from ccgmerge.scenario import Scenario
 
-__all__ = ["SweepResult", "SweepInterrupted", "RecordWarning", "run_sweep"]
+__all__ = ["SweepResult", "SweepInterrupted", "SweepHandle", "RecordWarning", "run_sweep", "submit_sweep"]
 
 
 class RecordWarning(UserWarning):
@@ -159,72 +160,11 @@ class SweepResult:
 
 
 # ---------------------------------------------------------------------------
-# executors
-# ---------------------------------------------------------------------------
-def _is_dask_client(executor) -> bool:
-    mod = type(executor).__module__ or ""
-    if not mod.startswith("distributed"):
-        return False
-    try:
-        from distributed import Client
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(executor, Client)
-
-
-class _Futures:
-    """A ``concurrent.futures`` executor or a dask client, driven like a WorkerPool."""
-
-    def __init__(self, ex, source, dask: bool):
-        self.ex, self.source, self.dask = ex, source, dask
-        self.futs: dict = {}
-        self.seen: set = set()
-
-    def run(self, todo):
-        if self.dask:
-            from distributed import as_completed as dask_as_completed
-
-            self.futs = {self.ex.submit(execute_run, t, self.source, pure=False): t for t in todo}
-            iterator = dask_as_completed(list(self.futs))
-        else:
-            self.futs = {self.ex.submit(execute_run, t, self.source): t for t in todo}
-            iterator = cf.as_completed(self.futs)
-        for fut in iterator:
-            self.seen.add(fut)
-            task = self.futs[fut]
-            try:
-                rec = fut.result()
-            except Exception as exc:  # the worker itself failed: report, do not persist
-                yield task, None, f"worker failed ({type(exc).__name__}: {exc}); not recorded, rerun the sweep to retry"
-            else:
-                yield task, rec, None
-
-    def harvest(self):
-        for fut, task in self.futs.items():
-            if fut in self.seen:
-                continue
-            try:
-                finished = fut.status == "finished" if self.dask else (fut.done() and not fut.cancelled()
-                                                                       and fut.exception(timeout=0) is None)
-                if finished:
-                    yield task, fut.result()
-            except Exception:
-                continue
-
-    def close(self, kill: bool) -> None:
-        if kill:
-            for f in self.futs:
-                try:
-                    f.cancel()
-                except Exception:
-                    pass
-
-
-# ---------------------------------------------------------------------------
 # run_sweep
 # ---------------------------------------------------------------------------
 def _plan_runs(instance: Instance, runs: list[Run], options: RunOptions) -> tuple[list[dict], dict[str, dict]]:
-    """The manifest's entries (one per run) and the tasks (one per distinct key)."""
+    """The manifest's entries (one per run) and the tasks (one per distinct key, with its
+    readable ``label``: :func:`~ccgmerge.analysis.sweep.scenarios.run_labels`)."""
     base_fp = instance.fingerprint
     fps: dict[float, str] = {1.0: base_fp}
     for r in runs:
@@ -241,6 +181,9 @@ def _plan_runs(instance: Instance, runs: list[Run], options: RunOptions) -> tupl
         if key not in tasks:
             tasks[key] = {"key": key, "scenario": entry["scenario"], "options": entry["options"], "fingerprint": fp,
                           "base_fingerprint": base_fp, "population_factor": r.population_factor}
+    labels = run_labels(manifest_runs)
+    for k, t in tasks.items():
+        t["label"] = labels[k]
     return manifest_runs, tasks
 
 
@@ -254,7 +197,8 @@ def run_sweep(
     workers: int | None = None,
     progress=None,
     retry_errors: bool = False,
-) -> SweepResult:
+    wait: bool = True,
+):
     """Solve every run of a sweep over ``instance``, in parallel, resumably.
 
     Parameters
@@ -273,20 +217,30 @@ def run_sweep(
         process, each getting the instance through its CSV copy in
         ``out_dir/instance``, loaded once per worker; a worker that dies costs
         only its run. A ``ProcessPoolExecutor`` you pass gets the CSV copy too;
-        a dask client gets the instance scattered once to every worker; any
-        other executor (threads, ...) gets the object itself. An executor you
-        pass is not shut down.
+        a dask client gets the instance scattered once to every worker, and each
+        run is a task named after the run (``ccgmerge-run floor=250000
+        coterminosity=aligned (3f2a9c1d, <token>)``); any other executor
+        (threads, ...) gets the object itself. An executor you pass is not shut
+        down.
     workers : int, optional
         Processes of the default pool (ignored when ``executor`` is given).
     progress : None, bool, "bar", "log", "off" or callable
         None: a tqdm bar on stderr when it is a terminal, plain log lines
-        otherwise. A callable is called with each finished record.
+        otherwise; each line names the run by what sets it apart
+        (``floor=250000 coterminosity=aligned``, its tags). A callable is
+        called with each finished record.
     retry_errors : bool
         Also recompute runs whose existing result has status ``error``.
+    wait : bool
+        True (default): return the :class:`SweepResult` when every run is
+        done. False: return a :class:`SweepHandle` at once (the same as
+        :func:`submit_sweep`), with the runs' futures; records are written as
+        the runs finish, and ``handle.result()`` waits and returns the
+        :class:`SweepResult`.
 
     Returns
     -------
-    SweepResult
+    SweepResult, or SweepHandle with ``wait=False``
         Also writes ``results.csv`` (one row per run) and ``sweep.json``.
 
     Raises
@@ -305,94 +259,218 @@ def run_sweep(
     runs = _as_runs(scenarios)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with FolderLock(out):
-        return _locked_sweep(instance, runs, out, options, executor, workers, progress, retry_errors, t0)
+    lock = FolderLock(out).acquire()
+    try:
+        job = SweepJob(instance, runs, out, options, progress, retry_errors, t0)
+        pool = job.open(executor, workers)
+    except BaseException:
+        lock.release()
+        raise
+    if not wait:
+        return SweepHandle(job, pool, lock)
+    try:
+        try:
+            interrupted = job.drive(pool)
+        except BaseException:
+            job.prog.close()
+            raise
+        return job.finish(interrupted, raise_interrupted=True)
+    finally:
+        lock.release()
 
 
-def _locked_sweep(instance, runs, out: Path, options, executor, workers, progress, retry_errors, t0) -> SweepResult:
-    (out / "runs").mkdir(exist_ok=True)
-    clean_tmp(out)
-    inst_dir, round_trip = write_instance(instance, out)
-    base_fp = instance.fingerprint
-    manifest_runs, tasks = _plan_runs(instance, runs, options)
-    manifest = {"format": MANIFEST_FORMAT, "created": now(),
-                "instance": {"name": instance.name, "fingerprint": base_fp, "folder": "instance"},
-                "n_runs": len(runs), "n_unique": len(tasks), "runs": manifest_runs}
-    atomic_write(out / "sweep.json", dumps(manifest))
+def submit_sweep(instance: Instance, scenarios: Iterable, out_dir, **kwargs) -> "SweepHandle":
+    """Start a sweep and return at once: :func:`run_sweep` with ``wait=False``.
 
-    existing, bad = scan_records(out, {k: t["fingerprint"] for k, t in tasks.items()})
-    for k, reason in bad.items():
-        if k in tasks:
-            warnings.warn(f"{out / 'runs' / k}.json: {reason}; recomputing", RecordWarning, stacklevel=3)
-    todo = [t for k, t in tasks.items()
-            if k not in existing or (retry_errors and existing[k].get("status") == "error")]
-    skipped = len(tasks) - len(todo)
-    prog = Progress(progress, total=len(tasks), skipped=skipped)
-    lost: dict[str, str] = {}
-    computed = 0
-    interrupted = False
+    The returned :class:`SweepHandle` has ``futures`` (run key to its future:
+    dask futures on a dask client, ``concurrent.futures`` futures otherwise),
+    ``labels`` (run key to its readable label), ``done()``, ``cancel()`` and
+    ``result()``. The folder stays locked until the sweep ends."""
+    return run_sweep(instance, scenarios, out_dir, wait=False, **kwargs)
 
-    def handle(task, rec, msg):
-        nonlocal computed
+
+class SweepJob:
+    """One sweep in a locked folder, from its manifest to ``results.csv``
+    (used by :func:`run_sweep` and :class:`SweepHandle`)."""
+
+    def __init__(self, instance: Instance, runs: list[Run], out: Path, options: RunOptions, progress,
+                 retry_errors: bool, t0: float):
+        self.instance, self.runs, self.out, self.t0 = instance, runs, out, t0
+        (out / "runs").mkdir(exist_ok=True)
+        clean_tmp(out)
+        self.inst_dir, self.round_trip = write_instance(instance, out)
+        manifest_runs, self.tasks = _plan_runs(instance, runs, options)
+        manifest = {"format": MANIFEST_FORMAT, "created": now(),
+                    "instance": {"name": instance.name, "fingerprint": instance.fingerprint, "folder": "instance"},
+                    "n_runs": len(runs), "n_unique": len(self.tasks), "runs": manifest_runs}
+        atomic_write(out / "sweep.json", dumps(manifest))
+        existing, bad = scan_records(out, {k: t["fingerprint"] for k, t in self.tasks.items()})
+        for k, reason in bad.items():
+            if k in self.tasks:
+                warnings.warn(f"{out / 'runs' / k}.json: {reason}; recomputing", RecordWarning, stacklevel=3)
+        self.todo = [t for k, t in self.tasks.items()
+                     if k not in existing or (retry_errors and existing[k].get("status") == "error")]
+        self.labels = {k: t["label"] for k, t in self.tasks.items()}
+        self.skipped = len(self.tasks) - len(self.todo)
+        self.prog = Progress(progress, total=len(self.tasks), skipped=self.skipped)
+        self.lost: dict[str, str] = {}
+        self.computed = 0
+        self.on_record = None  # called with (task, record) after each record is handled
+
+    def open(self, executor, workers):
+        """The pool that solves the runs still to do (None when there are none); tasks are submitted now."""
+        inst, out, todo = self.instance, self.out, self.todo
+        if not todo:
+            self.prog.log(f"all {len(self.tasks)} distinct runs already done in {out}")
+            return None
+        csv_source = ("csv", str(self.inst_dir.resolve()), inst.fingerprint, inst.name)
+        if executor is None:
+            n = min(workers or os.cpu_count() or 1, len(todo))
+            src = csv_source if self.round_trip else inst
+            where = f"{n} worker process{'' if n == 1 else 'es'}"
+        else:
+            where = type(executor).__name__
+            dask = is_dask_client(executor)
+            if dask:
+                src = executor.scatter(inst, broadcast=True, hash=False)
+            elif isinstance(executor, cf.ProcessPoolExecutor) and self.round_trip:
+                src = csv_source
+            else:
+                src = inst
+        self.prog.log(f"{len(self.tasks)} distinct runs ({len(self.runs)} in all) on {inst.name!r}: {self.skipped} "
+                      f"already done, {len(todo)} to solve on {where}; results in {out}")
+        return WorkerPool(n, src) if executor is None else ExecutorPool(executor, src, todo, dask)
+
+    def handle(self, task: dict, rec: dict | None, msg: str | None) -> None:
         if rec is None:
-            lost[task["key"]] = msg
+            self.lost[task["key"]] = msg
             rec = {"key": task["key"], "status": "error", "message": msg}
         else:
-            atomic_write(out / "runs" / f"{task['key']}.json", dumps(rec))
-            computed += 1
-        prog.update(rec)
+            atomic_write(self.out / "runs" / f"{task['key']}.json", dumps(rec))
+            self.computed += 1
+        self.prog.update(rec, label=task.get("label"))
+        if self.on_record is not None:
+            self.on_record(task, rec)
 
-    try:
-        if todo:
-            if executor is None:
-                n = min(workers or os.cpu_count() or 1, len(todo))
-                src = ("csv", str(inst_dir.resolve()), base_fp, instance.name) if round_trip else instance
-                where = f"{n} worker processes"
-            else:
-                n, where = 0, type(executor).__name__
-                dask = _is_dask_client(executor)
-                if dask:
-                    src = executor.scatter(instance, broadcast=True, hash=False)
-                elif isinstance(executor, cf.ProcessPoolExecutor) and round_trip:
-                    src = ("csv", str(inst_dir.resolve()), base_fp, instance.name)
-                else:
-                    src = instance
-            prog.log(f"{len(tasks)} distinct runs ({len(runs)} in all) on {instance.name!r}: {skipped} already done, "
-                     f"{len(todo)} to solve on {where}; results in {out}")
-            pool = current = None
-            clean = False
-            try:
-                pool = WorkerPool(n, src) if executor is None else _Futures(executor, src, dask)
-                for current in pool.run(todo):
-                    handle(*current)
-                    current = None
-                clean = True
-            except KeyboardInterrupt:
-                interrupted = True
+    def drive(self, pool, stop: threading.Event | None = None) -> bool:
+        """Solve the runs on ``pool``, writing each record; True when interrupted (Ctrl-C or ``stop``)."""
+        if pool is None:
+            return False
+        current = None
+        clean = interrupted = False
+        try:
+            for current in pool.run(self.todo, stop):
+                self.handle(*current)
+                current = None
+            interrupted = stop is not None and stop.is_set()
+            clean = not interrupted
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            if interrupted:
                 if current is not None and current[1] is not None \
-                        and not (out / "runs" / f"{current[0]['key']}.json").is_file():
-                    handle(*current)  # the record being written when the interruption came
-                for task, rec in (pool.harvest() if pool is not None else ()):  # finished, not yet written
-                    handle(task, rec, None)
-            finally:
-                if pool is not None:
-                    pool.close(kill=not clean)
-        else:
-            prog.log(f"all {len(tasks)} distinct runs already done in {out}")
-    finally:
-        prog.close()
-    table, recs = load_results(out)
-    for k, msg in lost.items():
-        sel = table["key"] == k
-        table.loc[sel, "status"] = "error"
-        table.loc[sel, "message"] = msg
-    atomic_write(out / "results.csv", table.to_csv(index=False))
-    res = SweepResult(out, table, n_runs=len(runs), n_unique=len(tasks), computed=computed, skipped=skipped,
-                      lost=lost, wall_time=time.perf_counter() - t0, interrupted=interrupted)
-    if interrupted:
-        done = sum(k in recs for k in tasks)
-        raise SweepInterrupted(
-            f"interrupted: {done} of {len(tasks)} distinct runs are done and kept in {out / 'runs'} ({computed} "
-            f"solved now); the others were stopped. Rerun the same command to resume.", res) from None
-    prog.log(f"done in {res.wall_time:.1f} s: " + ", ".join(f"{k} {v}" for k, v in res.status_counts.items()))
-    return res
+                        and not (self.out / "runs" / f"{current[0]['key']}.json").is_file():
+                    self.handle(*current)  # the record being written when the interruption came
+                for task, rec in pool.harvest():  # finished, not yet written
+                    self.handle(task, rec, None)
+            pool.close(kill=not clean)
+        return interrupted
+
+    def finish(self, interrupted: bool, raise_interrupted: bool) -> SweepResult:
+        """Rebuild ``results.csv`` from the records on disk; the :class:`SweepResult`."""
+        self.prog.close()
+        out, tasks = self.out, self.tasks
+        table, recs = load_results(out)
+        for k, msg in self.lost.items():
+            sel = table["key"] == k
+            table.loc[sel, "status"] = "error"
+            table.loc[sel, "message"] = msg
+        atomic_write(out / "results.csv", table.to_csv(index=False))
+        res = SweepResult(out, table, n_runs=len(self.runs), n_unique=len(tasks), computed=self.computed,
+                          skipped=self.skipped, lost=self.lost, wall_time=time.perf_counter() - self.t0,
+                          interrupted=interrupted)
+        if interrupted:
+            done = sum(k in recs for k in tasks)
+            message = (f"interrupted: {done} of {len(tasks)} distinct runs are done and kept in {out / 'runs'} "
+                       f"({self.computed} solved now); the others were stopped. Rerun the same command to resume.")
+            if raise_interrupted:
+                raise SweepInterrupted(message, res) from None
+            self.prog.log(message)
+            return res
+        self.prog.log(f"done in {res.wall_time:.1f} s: " + ", ".join(f"{k} {v}" for k, v in res.status_counts.items()))
+        return res
+
+
+class SweepHandle:
+    """A sweep running in the background: :func:`submit_sweep` or ``run_sweep(..., wait=False)``.
+
+    Attributes
+    ----------
+    futures : dict
+        Run key to the future of its record, for the runs being solved (not
+        those already done in the folder): dask futures on a dask client,
+        ``concurrent.futures.Future`` objects otherwise. A future may be done
+        a moment before its record is written; :meth:`result` waits for both.
+    labels : dict
+        Run key to its readable label (``floor=250000 coterminosity=aligned``).
+    out_dir : Path
+
+    A background thread writes each record as its run finishes; the folder
+    stays locked until the sweep ends. :meth:`cancel` stops it (finished runs
+    are kept); :meth:`result` waits and returns the :class:`SweepResult`
+    (``interrupted`` is True after :meth:`cancel`).
+    """
+
+    def __init__(self, job: SweepJob, pool, lock: FolderLock):
+        self.job, self.out_dir, self.labels = job, job.out, dict(job.labels)
+        self._pool, self._lock = pool, lock
+        self._stop = threading.Event()
+        self._result: SweepResult | None = None
+        self._error: BaseException | None = None
+        if isinstance(pool, ExecutorPool):
+            self.futures = dict(pool.futures)
+        else:  # the default pool: futures resolved here as records arrive
+            self.futures = {t["key"]: cf.Future() for t in job.todo}
+            for f in self.futures.values():
+                f.set_running_or_notify_cancel()
+            job.on_record = self._resolve
+        self._thread = threading.Thread(target=self._main, name="ccgmerge-sweep", daemon=True)
+        self._thread.start()
+
+    def _resolve(self, task: dict, rec: dict) -> None:
+        fut = self.futures.get(task["key"])
+        if isinstance(fut, cf.Future) and not fut.done():
+            fut.set_result(rec)
+
+    def _main(self) -> None:
+        try:
+            interrupted = self.job.drive(self._pool, self._stop)
+            self._result = self.job.finish(interrupted, raise_interrupted=False)
+        except BaseException as exc:  # handed to result()
+            self._error = exc
+        finally:
+            self._lock.release()
+            for k, f in self.futures.items():  # the default pool's runs that never came back
+                if isinstance(f, cf.Future) and not f.done():
+                    f.set_exception(RuntimeError(f"run {self.labels.get(k, k)} was stopped before it finished"))
+
+    def done(self) -> bool:
+        """Whether the sweep has ended (every record written, ``results.csv`` rebuilt)."""
+        return not self._thread.is_alive()
+
+    def cancel(self) -> None:
+        """Stop the sweep: runs not finished are cancelled (the default pool's workers killed)."""
+        self._stop.set()
+
+    def result(self, timeout: float | None = None) -> SweepResult:
+        """Wait for the sweep to end and return its :class:`SweepResult` (TimeoutError after ``timeout`` s)."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError(f"the sweep into {self.out_dir} is still running after {timeout} s.")
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def __repr__(self) -> str:
+        state = "done" if self.done() else "running"
+        return f"SweepHandle({str(self.out_dir)!r}: {len(self.futures)} runs submitted, {state})"

@@ -41,7 +41,7 @@ import numpy as np
 from ccgmerge.errors import ScenarioError
 from ccgmerge.scenario import Scenario
 
-__all__ = ["RunOptions", "Run", "grid", "inflation_scenarios", "scenario_key"]
+__all__ = ["RunOptions", "Run", "grid", "inflation_scenarios", "scenario_key", "run_labels"]
 
 _FORMULATIONS = ("auto", "packing", "partition", "labelled", "compact")
 _SOLVERS = ("cbc", "highs")
@@ -187,6 +187,64 @@ def scenario_key(scenario: Scenario, options: RunOptions, fingerprint: str) -> s
         sort_keys=True, separators=(",", ":"), allow_nan=False,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def _label_value(v) -> str:
+    if isinstance(v, list):
+        return ",".join(_label_value(x) for x in v)
+    if isinstance(v, dict):
+        return ",".join(f"{k}={_label_value(x)}" for k, x in v.items())
+    v = canon(v)
+    if isinstance(v, float):
+        return f"{v:.10g}"
+    return "none" if v is None else str(v)
+
+
+def run_labels(entries: Sequence[Mapping], width: int = 100) -> dict[str, str]:
+    """A readable label per run key: what tells the runs of a sweep apart.
+
+    ``entries`` are manifest entries (``key``, ``scenario`` and ``options`` as
+    canonical dicts, ``tags``, ``population_factor``). A run's label lists its
+    tags, then the scenario parameters and options whose value differs between
+    the runs, then its population factor when that differs, as ``name=value``
+    pairs; a sweep of one run gets its scenario's short description.
+
+    >>> from ccgmerge.scenario import Scenario
+    >>> es = [{"key": k, "scenario": canon(Scenario(floor=f, coterminosity=m).to_dict()),
+    ...        "options": RunOptions().to_dict(), "tags": {}, "population_factor": 1.0}
+    ...       for k, (f, m) in zip("ab", [(250_000, "aligned"), (300_000, "aligned")])]
+    >>> run_labels(es)
+    {'a': 'floor=250000', 'b': 'floor=300000'}
+    """
+    entries = list(entries)
+    derived = {"floor_population"}
+
+    def varying(part: str) -> list[str]:
+        names: list[str] = []
+        for e in entries:
+            for k in e.get(part) or {}:
+                if k not in names and k not in derived:
+                    names.append(k)
+        return [k for k in names if len({json.dumps((e.get(part) or {}).get(k), sort_keys=True)
+                                         for e in entries}) > 1]
+
+    scen, opts = varying("scenario"), varying("options")
+    factor = len({e.get("population_factor", 1.0) for e in entries}) > 1
+    out = {}
+    for e in entries:
+        bits = [f"{k}={_label_value(v)}" for k, v in (e.get("tags") or {}).items()]
+        bits += [f"{k}={_label_value(e['scenario'].get(k))}" for k in scen]
+        bits += [f"{k}={_label_value(e['options'].get(k))}" for k in opts]
+        if factor:
+            bits.append(f"population x{float(e.get('population_factor', 1.0)):g}")
+        if not bits:
+            try:
+                bits = [Scenario.from_dict(e["scenario"]).describe()]
+            except Exception:  # a label is never worth an error
+                bits = [str(e["key"])]
+        text = " ".join(bits)
+        out[e["key"]] = text if len(text) <= width else text[:width - 3] + "..."
+    return out
 
 
 def _as_axis(key: str, value) -> list:

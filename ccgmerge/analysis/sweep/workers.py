@@ -27,6 +27,7 @@ nothing is pickled except, with the ``spawn`` start method, the instance.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import datetime as _dt
 import json
 import multiprocessing
@@ -37,6 +38,7 @@ import socket
 import threading
 import time
 import traceback
+import uuid
 import warnings
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
@@ -49,7 +51,7 @@ from ccgmerge.instance import Instance
 from ccgmerge.scenario import Scenario
 from ccgmerge.processes import PR_SET_PDEATHSIG, libc_prctl
 
-__all__ = ["execute_run", "WorkerPool", "die_with_parent"]
+__all__ = ["execute_run", "WorkerPool", "ExecutorPool", "is_dask_client", "die_with_parent"]
 
 
 def now() -> str:
@@ -308,16 +310,21 @@ class WorkerPool:
             pass
         return None
 
-    def run(self, tasks: Iterable[dict]) -> Iterator[tuple[dict, dict | None, str | None]]:
+    def run(self, tasks: Iterable[dict], stop: threading.Event | None = None
+            ) -> Iterator[tuple[dict, dict | None, str | None]]:
+        """Solve ``tasks``; with ``stop``, return (leaving busy workers busy) soon after it is set."""
         queue = deque(tasks)
         while True:
+            if stop is not None and stop.is_set():
+                return
             for i, slot in enumerate(self.slots):
                 if slot.task is None and queue:
                     self._send(slot, queue.popleft())
             busy = [s for s in self.slots if s.task is not None]
             if not busy:
                 return
-            ready = set(_mpc.wait([s.conn for s in busy] + [s.proc.sentinel for s in busy]))
+            ready = set(_mpc.wait([s.conn for s in busy] + [s.proc.sentinel for s in busy],
+                                  timeout=None if stop is None else 0.2))
             for slot in busy:
                 if slot.conn not in ready and slot.proc.sentinel not in ready:
                     continue
@@ -369,3 +376,89 @@ class WorkerPool:
         for slot in self.slots:
             self._stop(slot, kill=kill)
         self.slots = []
+
+
+# ---------------------------------------------------------------------------
+# any executor: concurrent.futures or dask
+# ---------------------------------------------------------------------------
+def is_dask_client(executor) -> bool:
+    """Whether ``executor`` is a ``dask.distributed.Client``."""
+    mod = type(executor).__module__ or ""
+    if not mod.startswith("distributed"):
+        return False
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(executor, Client)
+
+
+def task_name(task: dict, token: str) -> str:
+    """The dask key of a run: its label, its key's first 8 digits and the sweep's token,
+    e.g. ``ccgmerge-run floor=250000 coterminosity=aligned (3f2a9c1d, 5e0b7a)``."""
+    return f"ccgmerge-run {task.get('label') or task['key']} ({task['key'][:8]}, {token})"
+
+
+class ExecutorPool:
+    """A ``concurrent.futures`` executor or a dask client, driven like a :class:`WorkerPool`.
+
+    Every task is submitted at construction; ``futures`` maps each run key to
+    its future (a dask future named by :func:`task_name` on a dask client)."""
+
+    def __init__(self, ex, source, tasks: Iterable[dict], dask: bool):
+        self.ex, self.source, self.dask = ex, source, dask
+        self.seen: set = set()
+        token = uuid.uuid4().hex[:6]
+        self.futs: dict = {}
+        for t in tasks:
+            if dask:
+                fut = ex.submit(execute_run, t, source, pure=False, key=task_name(t, token))
+            else:
+                fut = ex.submit(execute_run, t, source)
+            self.futs[fut] = t
+        self.futures = {t["key"]: f for f, t in self.futs.items()}
+
+    def _outcome(self, fut):
+        self.seen.add(fut)
+        task = self.futs[fut]
+        try:
+            rec = fut.result()
+        except Exception as exc:  # the worker itself failed (or the run was cancelled): report, do not persist
+            return task, None, f"worker failed ({type(exc).__name__}: {exc}); not recorded, rerun the sweep to retry"
+        return task, rec, None
+
+    def run(self, tasks=None, stop: threading.Event | None = None):
+        if stop is None and not self.dask:
+            for fut in cf.as_completed(self.futs):
+                yield self._outcome(fut)
+            return
+        # dask futures are polled: distributed.as_completed wants the client to be the default one
+        pending = list(self.futs)
+        while pending and not (stop is not None and stop.is_set()):
+            done = [f for f in pending if f.done()]
+            if not done:
+                time.sleep(0.05)
+                continue
+            pending = [f for f in pending if f not in done]
+            for fut in done:
+                yield self._outcome(fut)
+
+    def harvest(self):
+        for fut, task in self.futs.items():
+            if fut in self.seen:
+                continue
+            try:
+                finished = fut.status == "finished" if self.dask else (fut.done() and not fut.cancelled()
+                                                                       and fut.exception(timeout=0) is None)
+                if finished:
+                    yield task, fut.result()
+            except Exception:
+                continue
+
+    def close(self, kill: bool) -> None:
+        if kill:
+            for f in self.futs:
+                try:
+                    f.cancel()
+                except Exception:
+                    pass

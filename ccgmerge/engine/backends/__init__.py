@@ -5,7 +5,8 @@ A solver's own "Optimal" is never taken on trust. PuLP can report a run
 stopped by its time limit as optimal (coin-or/pulp issues 711 and 649), so
 :func:`run` reads the solution status and the dual bound itself:
 
-* CBC (``"cbc"``, bundled with PuLP, the default; :mod:`.cbc`): the log's
+* CBC (``"cbc"``, bundled with PuLP, the default; :mod:`.cbc`; its log goes
+  to a file, copied to stdout as it grows when ``msg`` is true): the log's
   ``Result -`` line, ``Objective value``, and the last ``best possible`` /
   ``Lower bound``;
 * HiGHS (``"highs"``, through highspy, in a worker process; :mod:`.highs`):
@@ -31,6 +32,7 @@ bound up).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import shutil
@@ -41,7 +43,7 @@ import time
 import pulp
 from pulp.apis import coin_api
 
-from ccgmerge.engine.backends.cbc import Watch, cbc_outcome, run_command
+from ccgmerge.engine.backends.cbc import LogEcho, Watch, cbc_outcome, run_command
 from ccgmerge.engine.backends.common import (SolveOutcome, SolverOptions, kill_time, overrun_grace, pulp_outcome,
                                              stopped)
 from ccgmerge.engine.backends.highs import highs_options, run_highs
@@ -75,8 +77,10 @@ def make_solver(options: SolverOptions, time_limit: float | None, log_path: str 
         # "-threads 1" switches CBC 2.10 to its threaded search with one worker; a search
         # that ends before the worker starts then waits 10 s for it ("Thread 0 used 0
         # times, waiting to start 10.00013"). One thread is CBC's plain serial mode.
-        kw = dict(msg=options.msg, threads=options.threads if options.threads > 1 else None, logPath=log_path,
-                  warmStart=options.warm_start)
+        # with a log file, PuLP sends CBC's output there only (and warns that msg is ignored):
+        # run() copies the file to stdout instead (cbc.LogEcho)
+        kw = dict(msg=options.msg and log_path is None, threads=options.threads if options.threads > 1 else None,
+                  logPath=log_path, warmStart=options.warm_start)
         if time_limit is not None:
             kw["timeLimit"] = max(0.01, round(time_limit, 2))  # set again to the time left when CBC starts
         if options.gap > 0:
@@ -130,7 +134,8 @@ def run(prob: pulp.LpProblem, options: SolverOptions, time_limit: float | None =
             if hasattr(solver, "tmpDir"):
                 solver.tmpDir = folder
             watch = Watch(soft_at, kill_at, set_sec=True)
-            out = run_command(prob, solver, "cbc", watch, coin_api, lambda: _read(log_path))
+            with LogEcho(log_path) if options.msg else contextlib.nullcontext():
+                out = run_command(prob, solver, "cbc", watch, coin_api, lambda: _read(log_path))
             if out is not None:
                 return out
             proc, started, sec = watch.procs[-1] if watch.procs else (None, t0, None)

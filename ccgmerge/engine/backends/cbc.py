@@ -20,6 +20,9 @@ wraps one such solve:
     phases: a 600-LSOA compact model ran 90 s into a 30 s limit);
   - on Linux, kills it when the Python thread that started it dies;
 
+* with ``msg=True``, CBC still writes its log to ccgmerge's log file (which
+  the outcome is read from) and :class:`LogEcho` copies it to stdout as it
+  grows; the copy stops with the solve, before its files are removed;
 * Ctrl-C (KeyboardInterrupt) kills the process before it propagates;
 * a binary that is missing, exits with an error or dies of a signal is a
   :class:`~ccgmerge.errors.SolverError` naming the binary and the cause, not
@@ -32,8 +35,10 @@ wraps one such solve:
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 import threading
 import time
 import types
@@ -46,7 +51,7 @@ from ccgmerge.engine.backends.common import SolveOutcome, finish, objective_valu
 from ccgmerge.errors import SolverError
 from ccgmerge.plan import Status
 
-__all__ = ["TooLate", "Watch", "watching", "run_command", "parse_cbc_log", "cbc_outcome", "log_tail"]
+__all__ = ["TooLate", "Watch", "LogEcho", "watching", "run_command", "parse_cbc_log", "cbc_outcome", "log_tail"]
 
 
 class TooLate(Exception):
@@ -111,6 +116,59 @@ class Watch:
                     proc.wait(5)
                 except subprocess.TimeoutExpired:  # pragma: no cover - a process that ignores SIGKILL
                     pass
+
+
+class LogEcho:
+    """Copy a solver's log file to ``stream`` (default: ``sys.stdout`` when
+    started) as it grows, on a daemon thread, polling every ``every`` seconds.
+
+    Use as a context manager around the solve: leaving it copies what is left
+    and stops the thread, waiting at most ``wait`` seconds for it (a blocked
+    stream never holds up the solve; the thread keeps no file open while it
+    writes). A file that is missing, shrinks (opened again) or cannot be read
+    is taken as it comes; a stream that fails ends the copy, not the solve.
+    """
+
+    def __init__(self, path: str, stream=None, every: float = 0.1, wait: float = 1.0):
+        self.path, self.stream, self.every, self.wait = path, stream, every, wait
+        self.pos = 0
+        self.done = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> "LogEcho":
+        if self.stream is None:
+            self.stream = sys.stdout
+        self.thread = threading.Thread(target=self._loop, name="ccgmerge-cbc-log", daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        if self.thread is not None:
+            self.thread.join(self.wait)
+
+    def _loop(self) -> None:
+        try:
+            while not self.done.wait(self.every):
+                self.pump()
+            self.pump()
+        except Exception:  # the copy is a courtesy: a closed or broken stream ends it
+            pass
+
+    def pump(self) -> None:
+        """Write what the log gained since the last call."""
+        try:
+            if os.path.getsize(self.path) < self.pos:
+                self.pos = 0  # the file was opened again for writing
+            with open(self.path, "rb") as fh:
+                fh.seek(self.pos)
+                data = fh.read()
+        except OSError:
+            return
+        if data:
+            self.pos += len(data)
+            self.stream.write(data.decode("utf-8", errors="replace"))
+            self.stream.flush()
 
 
 _LOCK = threading.Lock()

@@ -12,6 +12,7 @@ module                    name             what it solves
 :mod:`.packing`           packing          minimal viable groups, packed (off, nested)
 :mod:`.partition`         partition        set partitioning over unsplittable groups
 :mod:`.labelled`          labelled         realignment from a baseline (the realign engine)
+:mod:`.trivial`           trivial          fewest split HWBs: one group per block
 :mod:`.compact`           compact          the assignment model, exact for everything
 ========================  ===============  ==================================================
 
@@ -20,7 +21,7 @@ module                    name             what it solves
 Examples
 --------
 >>> [f.name for f in FORMULATIONS]
-['packing', 'packing', 'packing', 'partition', 'labelled', 'compact']
+['packing', 'packing', 'packing', 'partition', 'labelled', 'trivial', 'compact']
 >>> import ccgmerge.data.synthetic as syn
 >>> from ccgmerge.scenario import Scenario
 >>> why_not_exact("labelled", syn.generate(20, seed=2), Scenario(floor=300_000))
@@ -35,14 +36,14 @@ from ccgmerge.engine.formulations.compact import COMPACT
 from ccgmerge.engine.formulations.labelled import LABELLED
 from ccgmerge.engine.formulations.packing import PACKING
 from ccgmerge.engine.formulations.partition import PARTITION
-from ccgmerge.engine.formulations.trivial import TRIVIAL
+from ccgmerge.engine.formulations.trivial import COARSEST, TRIVIAL
 from ccgmerge.instance import Instance
 from ccgmerge.scenario import Scenario
 
 __all__ = ["FORMULATIONS", "NAMES", "why_not_exact", "Formulation"]
 
 #: the formulations in the order they are tried on each block
-FORMULATIONS: tuple[Formulation, ...] = (TRIVIAL, ALIGNED, PACKING, PARTITION, LABELLED, COMPACT)
+FORMULATIONS: tuple[Formulation, ...] = (TRIVIAL, ALIGNED, PACKING, PARTITION, LABELLED, COARSEST, COMPACT)
 
 #: what ``solve(formulation=...)`` accepts
 NAMES: tuple[str, ...] = ("auto", "packing", "partition", "labelled", "compact")

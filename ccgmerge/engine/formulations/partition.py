@@ -1,10 +1,11 @@
 """The partition formulation: set partitioning over unsplittable viable groups.
 
 Exact for objectives and limits on ``merges``, ``noncoterminous`` and
-``moved`` (every unit its own baseline) with coterminosity ``off``,
-``nested`` or ``penalised``, ceilings, unit limits and ``apart`` locks. Its
-columns are the *unsplittable* viable connected groups
-(:func:`unsplittable_sets`), binary ``x_G``::
+``moved`` (every unit its own baseline) in every coterminosity mode, with
+ceilings, unit limits and ``apart`` locks. Its columns are the
+*unsplittable* viable connected groups (:func:`unsplittable_sets`, from
+:mod:`ccgmerge.engine.splits`; in ``aligned`` mode
+:func:`aligned_unsplittable_sets`), binary ``x_G``::
 
     min  Σ_G cost(G) x_G                   cost = Σ_t w_t c_t(G), additive over groups
     s.t. Σ_{G ∋ u} x_G = 1           for every unit u     (add_partition_rows)
@@ -25,9 +26,11 @@ Examples
 
 from __future__ import annotations
 
+from collections import Counter
+
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pulp
@@ -37,192 +40,114 @@ from ccgmerge.engine.formulations.base import (Block, BlockResult, Formulation, 
                                                too_late_to_build)
 from ccgmerge.engine.backends import SolverOptions
 from ccgmerge.engine.heuristics import greedy_merge
-from ccgmerge.engine.subsets import CandidateLimitError, check_deadline, connected_pieces
+from ccgmerge.engine.splits import (BitGraph, bits, find_split, is_splittable, refine_unsplittable, to_mask,
+                                    unsplittable_sets)
+from ccgmerge.engine.subsets import CandidateLimitError, check_deadline
 from ccgmerge.instance import Instance
 from ccgmerge.plan import Status
 from ccgmerge.scenario import Coterminosity, Objective, Scenario
 
-__all__ = ["is_splittable", "refine_unsplittable", "find_split", "unsplittable_sets", "PartitionData",
+__all__ = ["is_splittable", "refine_unsplittable", "find_split", "unsplittable_sets", "aligned_unsplittable_sets",
+           "refine_aligned", "PartitionData",
            "add_partition_rows", "add_partition_limits", "partition_objective", "build_partition", "solve_partition",
            "Partition", "PARTITION"]
 
 
 # ---------------------------------------------------------------------------
-# candidates: unsplittable viable groups
+# candidates: unsplittable viable groups (ccgmerge.engine.splits); aligned mode's
 # ---------------------------------------------------------------------------
-def is_splittable(members: Sequence[int], nb, weight, floor) -> bool:
-    """Whether the connected set ``members`` splits into two connected parts that
-    both reach the floor (see :func:`find_split`)."""
-    return find_split(members, nb, weight, floor) is not None
+def aligned_unsplittable_sets(nb, weight, floor, units: Sequence[int], area_of: Sequence[int],
+                              limit: int | None = None, prune: Callable | None = None,
+                              deadline: float | None = None) -> tuple[list[tuple[int, ...]], set[int]]:
+    """The candidates of the partition model in ``aligned`` mode, and which of
+    them are not groups (positions in the list).
 
+    Every aligned group lies inside one HWB (``area_of[u]``, the unit's main
+    HWB) or is a union of whole HWBs. The first kind refines, as in the other
+    modes, into groups unsplittable inside the HWB (:func:`unsplittable_sets`
+    on the HWB's units). A union splits only into unions (a part holding part
+    of an HWB would hold it beside other HWBs) or whole HWBs, so unions are
+    enumerated on the graph of HWBs (adjacent when two of their units are),
+    unsplittable there. An HWB whose units lie in several pieces makes this
+    a relaxation: a union connected at HWB level need not be connected unit
+    by unit, and such an HWB alone (whole, in pieces) is a candidate too
+    unless each of its pieces reaches the floor (then its pieces do better).
+    Those candidates are returned as *not groups*: a plan that uses none of
+    them is a plan, and the model's optimum bounds every plan either way.
 
-def refine_unsplittable(members: Sequence[int], nb, weight, floor) -> list[tuple[int, ...]]:
-    """Split a connected set reaching the floor into unsplittable parts (each
-    connected and reaching the floor), splitting while a split exists.
-
-    >>> nb = [[1], [0, 2], [1, 3], [2]]             # path 0 - 1 - 2 - 3
-    >>> refine_unsplittable([0, 1, 2, 3], nb, [60, 50, 70, 40], 100)
-    [(0, 1), (2, 3)]
+    >>> nb = [[1], [0, 2], [1, 3], [2]]             # path 0 - 1 - 2 - 3, HWBs {0, 1} and {2, 3}
+    >>> aligned_unsplittable_sets(nb, [60, 50, 70, 40], 100, [0, 1, 2, 3], [0, 0, 1, 1])
+    ([(0, 1), (2, 3)], set())
+    >>> aligned_unsplittable_sets(nb, [60, 50, 70, 40], 130, [0, 1, 2, 3], [0, 0, 1, 1])
+    ([(0, 1, 2, 3)], set())
     """
-    out, todo = [], [sorted(members)]
-    while todo:
-        S = todo.pop()
-        parts = find_split(S, nb, weight, floor)
-        if parts is None:
-            out.append(tuple(S))
-        else:
-            todo += [sorted(parts[0]), sorted(parts[1])]
-    return sorted(out)
-
-
-def find_split(members: Sequence[int], nb, weight, floor) -> tuple[list[int], list[int]] | None:
-    """Two connected parts of the connected set ``members`` that both reach the
-    floor (``(A, rest)``, each sorted), or None if there are none.
-
-    Parts ``A`` holding the smallest member are grown by ESU; a part is a
-    witness when it reaches the floor, leaves at least the floor outside it,
-    and its complement is connected.
-
-    >>> nb = [[1], [0, 2], [1, 3], [2]]             # path 0 - 1 - 2 - 3
-    >>> find_split([0, 1, 2, 3], nb, [60, 50, 70, 40], 100)   # {0, 1} | {2, 3}
-    ([0, 1], [2, 3])
-    >>> find_split([0, 1, 2], nb, [60, 50, 70], 100) is None
-    True
-    """
-    members = sorted(members)
-    total = sum(weight[v] for v in members)
-    if total < 2 * floor or len(members) < 2:
-        return None
-    inside = set(members)
-    s0 = members[0]
-    cap = total - floor
-    quick = _tree_split(members, inside, nb, weight, floor, total)
-    if quick is not None:
-        return quick
-    # every connected set A containing s0 with weight <= total - floor, by ESU, pruned:
-    # once S - A falls into pieces, a split's other part lies inside one piece, so A
-    # must grow by every other piece; a branch where that passes the cap, or where no
-    # piece reaches the floor, holds no split
-    def hopeless(a_members, a_weight):
-        pieces = connected_pieces(nb, inside.difference(a_members))
-        ws = [sum(weight[v] for v in pc) for pc in pieces]
-        big = max(ws, default=0)
-        return len(pieces), big < floor or a_weight + (sum(ws) - big) > cap
-
-    if floor <= weight[s0] <= cap and len(connected_pieces(nb, inside - {s0})) == 1:
-        return [s0], sorted(inside - {s0})
-    stack = [([s0], [u for u in sorted(nb[s0]) if u in inside], weight[s0], {s0} | set(nb[s0]))]
-    while stack:
-        sub, ext, tot, closed = stack.pop()
-        while ext:
-            w = ext.pop()
-            t = tot + weight[w]
-            if t > cap:
-                continue
-            newsub = sub + [w]
-            n_pieces, prune = hopeless(newsub, t)
-            if t >= floor and n_pieces == 1:
-                return sorted(newsub), sorted(inside.difference(newsub))
-            if prune:
-                continue
-            new_ext = ext + [u for u in nb[w] if u in inside and u not in closed]
-            stack.append((newsub, new_ext, t, closed | set(nb[w])))
-    return None
-
-
-def _tree_split(members: list[int], inside: set[int], nb, weight, floor, total) -> tuple[list[int], list[int]] | None:
-    """A split found by cutting one edge of a breadth-first spanning tree, or None.
-
-    Both sides of a tree edge are connected (through the tree), so a subtree
-    whose weight lies in ``[floor, total - floor]`` is a witness. It tries
-    the tree rooted at every member; it is a fast sufficient test, and
-    :func:`find_split` searches exhaustively only when it fails. Returns
-    ``(part holding members[0], rest)``, each sorted.
-
-    >>> nb = [[1], [0, 2], [1, 3], [2]]             # path 0 - 1 - 2 - 3
-    >>> _tree_split([0, 1, 2, 3], {0, 1, 2, 3}, nb, [60, 50, 70, 40], 100, 220)
-    ([0, 1], [2, 3])
-    """
-    for root in members:
-        parent = {root: -1}
-        order = [root]
-        for u in order:
-            for v in sorted(nb[u]):
-                if v in inside and v not in parent:
-                    parent[v] = u
-                    order.append(v)
-        sub = {v: weight[v] for v in order}
-        for v in reversed(order[1:]):
-            sub[parent[v]] += sub[v]
-        for v in order[1:]:
-            if floor <= sub[v] <= total - floor:
-                side = {v}
-                for u in order:  # order lists parents before children
-                    if parent[u] in side:
-                        side.add(u)
-                a, b = sorted(side), sorted(inside - side)
-                return (a, b) if members[0] in side else (b, a)
-    return None
-
-
-def unsplittable_sets(nb: Sequence[Sequence[int]], weight: Sequence[float], floor: float,
-                      nodes: Iterable[int] | None = None, limit: int | None = None,
-                      prune: Callable | None = None, deadline: float | None = None) -> list[tuple[int, ...]]:
-    """All connected sets reaching the floor that cannot be split into two
-    connected parts both reaching the floor (sorted tuples).
-
-    Splittability is inherited by connected supersets (attach each added piece
-    to a part it touches), so every connected subset of an unsplittable set is
-    unsplittable, and ESU can stop extending a set as soon as it splits.
-    ``prune(members)``, if given, marks sets to drop together with all their
-    supersets (e.g. above a ceiling, or holding an ``apart`` pair). Past
-    ``deadline`` (a ``time.perf_counter()`` value) it raises
-    :class:`CandidateLimitError`.
-
-    Any plan can be refined into one whose groups are all unsplittable without
-    worsening merges, noncoterminous population, or (every unit its own
-    baseline) population moved; these sets are the columns of the partition
-    model (:func:`build_partition`).
-
-    >>> nb = [[1], [0, 2], [1, 3], [2]]             # path 0 - 1 - 2 - 3
-    >>> unsplittable_sets(nb, [60, 50, 70, 40], 100)
-    [(0, 1), (0, 1, 2), (1, 2), (1, 2, 3), (2, 3)]
-    """
-    nodes = sorted(range(len(nb)) if nodes is None else set(nodes))
-    inside = set(nodes)
+    area_units: dict[int, list[int]] = {}
+    for u in sorted(units):
+        area_units.setdefault(int(area_of[u]), []).append(u)
+    areas = sorted(area_units)
+    local = {a: k for k, a in enumerate(areas)}
+    graph = BitGraph(nb, weight)
     out: list[tuple[int, ...]] = []
-    explored = 0
+    for a in areas:
+        out += unsplittable_sets(nb, weight, floor, nodes=area_units[a], limit=limit, prune=prune, deadline=deadline,
+                                 graph=graph)
+    anb: list[set[int]] = [set() for _ in areas]
+    for u in units:
+        for v in nb[u]:
+            ka, kb = local[int(area_of[u])], local.get(int(area_of[v]))
+            if kb is not None and ka != kb:
+                anb[ka].add(kb)
+    anbl = [sorted(x) for x in anb]
+    apop = [sum(weight[u] for u in area_units[a]) for a in areas]
+    amask = [to_mask(area_units[a]) for a in areas]
+    multi = {k for k in range(len(areas)) if not graph.connected(amask[k])}
 
-    def keep(sub, tot):
-        if prune is not None and prune(sub):
-            return False
-        if tot >= floor:
-            if is_splittable(sub, nb, weight, floor):
-                return False
-            out.append(tuple(sorted(sub)))
-            if limit is not None and len(out) > limit:
-                raise CandidateLimitError(f"more than {limit:,} candidate groups")
-        return True
+    def weight_ok(k):
+        return [graph.total(p) >= floor for p in graph.pieces(amask[k])]
 
-    for v in nodes:
-        if not keep([v], weight[v]):
+    def units_of(ks):
+        return sorted(u for k in ks for u in area_units[areas[k]])
+
+    def aprune(ks):
+        return prune is not None and prune(units_of(ks))
+
+    # an HWB with units outside ``units`` (such as a unit locked alone, solved on its own) is never
+    # whole here, so it joins no union of HWBs
+    size = Counter(int(a) for a in area_of)
+    incomplete = {local[a] for a in areas if len(area_units[a]) < size[a]}
+    invalid: set[int] = set()
+    left = None if limit is None else max(0, limit - len(out))
+    for ks in unsplittable_sets(anbl, apop, floor, limit=left, prune=aprune, deadline=deadline):
+        if len(ks) == 1 and (ks[0] not in multi or all(weight_ok(ks[0]))):
+            continue  # one whole HWB: refined by the groups inside it (inside each piece)
+        if len(ks) > 1 and incomplete.intersection(ks):
             continue
-        closed = {v} | set(nb[v])
-        stack = [([v], [u for u in sorted(nb[v]) if u > v and u in inside], weight[v], closed)]
-        while stack:
-            sub, ext, tot, closed = stack.pop()
-            while ext:
-                w = ext.pop()
-                explored += 1
-                if limit is not None and explored > 20 * limit:
-                    raise CandidateLimitError(f"more than {20 * limit:,} connected sets explored")
-                check_deadline(deadline, explored)
-                newsub = sub + [w]
-                t = tot + weight[w]
-                if not keep(newsub, t):
-                    continue
-                new_ext = ext + [u for u in nb[w] if u > v and u in inside and u not in closed]
-                stack.append((newsub, new_ext, t, closed | set(nb[w])))
+        members = units_of(ks)
+        if len(ks) == 1 or (multi.intersection(ks) and not graph.connected(to_mask(members))):
+            invalid.add(len(out))
+        out.append(tuple(members))
+    return out, invalid
+
+
+def refine_aligned(group: Sequence[int], nb, weight, floor, area_of: Sequence[int]) -> list[tuple[int, ...]]:
+    """An aligned group cut into candidates of :func:`aligned_unsplittable_sets`
+    (a group inside one HWB by units, a union by whole HWBs)."""
+    by: dict[int, list[int]] = {}
+    for u in group:
+        by.setdefault(int(area_of[u]), []).append(u)
+    if len(by) == 1:
+        return refine_unsplittable(group, nb, weight, floor)
+    areas = sorted(by)
+    local = {a: k for k, a in enumerate(areas)}
+    anb = [sorted({local[int(area_of[v])] for u in by[a] for v in nb[u] if int(area_of[v]) in local} - {k})
+           for k, a in enumerate(areas)]
+    out = []
+    for ks in refine_unsplittable(range(len(areas)), anb, [sum(weight[u] for u in by[a]) for a in areas], floor):
+        members = sorted(u for k in ks for u in by[areas[k]])
+        if len(ks) == 1 and BitGraph(nb, weight).connected(to_mask(members)):
+            out += refine_unsplittable(members, nb, weight, floor)
+        else:
+            out.append(tuple(members))
     return sorted(out)
 
 
@@ -315,7 +240,15 @@ def solve_partition(inst: Instance, block: Block, scenario: Scenario, options: S
                 return True
         return False
 
-    cands = unsplittable_sets(inst.neighbours, w, F, nodes=block.units, limit=limit, prune=prune, deadline=deadline)
+    t_enum = time.perf_counter()
+    aligned = scenario.coterminosity is Coterminosity.ALIGNED
+    invalid: set[int] = set()
+    if aligned:
+        cands, invalid = aligned_unsplittable_sets(inst.neighbours, w, F, block.units, main, limit=limit, prune=prune,
+                                                   deadline=deadline)
+    else:
+        cands = unsplittable_sets(inst.neighbours, w, F, nodes=block.units, limit=limit, prune=prune, deadline=deadline)
+    t_enum = time.perf_counter() - t_enum
     if too_late_to_build(deadline, sum(len(G) + 1 for G in cands)):
         return BlockResult(None, Status.NO_SOLUTION, None, None, "partition", time.perf_counter() - t0,
                            f"too little time left to build the model of {len(cands)} candidates")
@@ -332,7 +265,9 @@ def solve_partition(inst: Instance, block: Block, scenario: Scenario, options: S
         start = greedy_merge(inst, scenario, block.units)
         pos = {G: k for k, G in enumerate(cands)}
         chosen = None
-        if start is not None:
+        if start is not None and aligned:
+            chosen = [pos.get(P) for g in start for P in refine_aligned(g, inst.neighbours, w, F, main)]
+        elif start is not None:
             chosen = [pos.get(P) for g in start for P in refine_unsplittable(g, inst.neighbours, w, F)]
         if chosen is not None and None not in chosen:
             on = set(chosen)
@@ -359,13 +294,30 @@ def solve_partition(inst: Instance, block: Block, scenario: Scenario, options: S
                 return BlockResult(None, Status.NO_SOLUTION, None, out.bound, "partition", time.perf_counter() - t0,
                                     f"{detail}; {len(cands)} candidates", len(prob.variables()), len(prob.constraints))
             break
-        groups = [list(G) for k, G in enumerate(cands) if x[k].varValue is not None and x[k].varValue > 0.5]
+        picked = {k for k in range(len(cands)) if x[k].varValue is not None and x[k].varValue > 0.5}
+        if invalid & picked:
+            # the relaxation's plan uses a union that is not connected: its optimum bounds every
+            # plan; solve again without such unions (optimal when it reaches that bound)
+            prob += pulp.lpSum(x[k] for k in sorted(invalid)) == 0, f"connected_{si}"
+            again = run(prob, options, time_left(deadline), integral=integral)
+            picked = {k for k in range(len(cands)) if x[k].varValue is not None and x[k].varValue > 0.5}
+            relax = out.bound
+            tight = (again.objective is not None and not invalid & picked and relax is not None
+                     and again.objective <= relax + 1e-6 * max(1.0, abs(relax)))
+            if not tight:
+                if si == 0:  # step aside: the compact model is exact
+                    raise CandidateLimitError(f"the aligned partition model's relaxation is not tight (an HWB in "
+                                              f"several pieces; bound {relax})")
+                break
+            out = replace(again, bound=relax, status=Status.OPTIMAL if tight else Status.FEASIBLE)
+        groups = [list(cands[k]) for k in sorted(picked)]
         outs.append((out.objective, out.bound, out.status))
         if si + 1 < len(stages):
             prob += expr <= stage_cap(out.objective, integral), f"lex_{si}"
     value, bound, status = plan.summarise(outs)
     return BlockResult(groups, status, value, bound, "partition", time.perf_counter() - t0,
-                        f"{detail}; {len(cands)} candidates{start_note}", len(prob.variables()), len(prob.constraints))
+                        f"{detail}; {len(cands)} candidates, enumeration {t_enum:.2f} s{start_note}", len(prob.variables()),
+                        len(prob.constraints))
 
 
 class Partition(Formulation):
@@ -373,7 +325,7 @@ class Partition(Formulation):
 
     name = "partition"
     requires = ("objectives and limits on merges/noncoterminous/moved (moved: every unit its own baseline), no together "
-                "locks, contiguity on and coterminosity off/nested/penalised")
+                "locks, contiguity on (any coterminosity mode)")
 
     def why_not_exact(self, instance, scenario):
         names = objective_names(scenario) | {Objective(k) for k, _ in scenario.limits}
@@ -383,8 +335,6 @@ class Partition(Formulation):
             return "the moved objective with a baseline grouping"
         if scenario.together or not scenario.contiguity:
             return "together locks, or contiguity off"
-        if scenario.coterminosity not in (Coterminosity.OFF, Coterminosity.NESTED, Coterminosity.PENALISED):
-            return f"coterminosity {scenario.coterminosity.value}"
         return None
 
     def accepts(self, instance, block, scenario, forced):

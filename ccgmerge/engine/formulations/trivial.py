@@ -4,6 +4,13 @@
   group (modes ``off`` and ``nested``).
 * A block where every unit reaches the floor keeps every unit alone: most
   groups and no one moved, in every mode.
+* Fewest split HWBs (``split_areas`` the only objective term) in modes
+  ``off``, ``nested`` and ``aligned`` without ceilings, unit limits, apart
+  locks or limits: one group per block (:class:`Coarsest`). Merging two
+  groups never splits an HWB that was whole, so the coarsest plan is
+  optimal; it splits no HWB except those lying in several blocks, which
+  every plan splits (a block is a connected component, an HWB's connected
+  piece in nested mode, or a union of whole HWBs in aligned mode).
 
 Examples
 --------
@@ -23,14 +30,14 @@ True
 
 from __future__ import annotations
 
-from ccgmerge.engine.formulations.base import Block, BlockResult, SolveContext
+from ccgmerge.engine.formulations.base import Block, BlockResult, Formulation, SolveContext, objective_names
 from ccgmerge.engine.formulations.packing import PackingFamily
 from ccgmerge.engine.subsets import connected_pieces
 from ccgmerge.instance import Instance
 from ccgmerge.plan import Status
-from ccgmerge.scenario import Coterminosity, Scenario
+from ccgmerge.scenario import Coterminosity, Objective, Scenario
 
-__all__ = ["Trivial", "TRIVIAL"]
+__all__ = ["Trivial", "TRIVIAL", "Coarsest", "COARSEST"]
 
 
 def _one_group(instance: Instance, block: Block, scenario: Scenario) -> bool:
@@ -59,3 +66,32 @@ class Trivial(PackingFamily):
 
 
 TRIVIAL = Trivial()
+
+
+class Coarsest(Formulation):
+    """Fewest split HWBs: one group per block (see the module docstring)."""
+
+    name = "trivial"
+    requires = ("the split_areas objective alone, coterminosity off/nested/aligned, no ceiling, unit limit, "
+                "apart locks or limits")
+
+    def why_not_exact(self, instance, scenario):
+        if objective_names(scenario) != {Objective.SPLIT_AREAS}:
+            return "an objective other than split_areas alone"
+        if scenario.coterminosity not in (Coterminosity.OFF, Coterminosity.NESTED, Coterminosity.ALIGNED):
+            return f"coterminosity {scenario.coterminosity.value}"
+        if scenario.ceiling is not None or scenario.max_units is not None or scenario.apart or scenario.limits:
+            return "a ceiling, a unit limit, apart locks or limits"
+        return None
+
+    def accepts(self, instance, block, scenario, forced):
+        return (int(instance.population[block.units].sum()) >= scenario.floor_population
+                and (not scenario.contiguity or len(connected_pieces(instance.neighbours, block.units)) == 1))
+
+    def solve_block(self, instance, block, scenario, ctx: SolveContext) -> BlockResult:
+        return BlockResult([list(block.units)], Status.OPTIMAL, 0.0, 0.0, "trivial", 0.0,
+                           "one group per block: no HWB split inside it")
+
+
+COARSEST = Coarsest()
+
