@@ -39,7 +39,7 @@ Modules, each importing only those above it:
 :mod:`.data`       block data, restrictions, results, owner sets, plan checks
 :mod:`.bounds`     path distances, label costs, owner-set and pool bounds
 :mod:`.connectors` connector bounds and branches
-:mod:`.heuristics` primal plans: region growing, local and iterated search
+:mod:`.heuristics` primal plans: region growing, local and iterated search, exact-fit swaps
 :mod:`.model`      the restriction and its flow model
 :mod:`.search`     the propagating depth-first search and branch searches
 :mod:`.solve`      the driver, :func:`solve_realign`
@@ -48,17 +48,20 @@ Modules, each importing only those above it:
 
 from __future__ import annotations
 
-from ccgmerge.engine.formulations.realign.data import (MAX_LABELS, RealignData, RealignResult, Restriction, block_data,
-                                                       checked_moved, is_connected, moved_of, owner_sets,
+from ccgmerge.engine.formulations.realign.data import (MAX_LABELS, BlockGraph, RealignData, RealignResult, Restriction,
+                                                       block_data, checked_moved, is_connected, moved_of, owner_sets,
                                                        wholesale_plan)
 from ccgmerge.engine.formulations.realign.bounds import (MAX_FREE_COMPONENTS, MAX_FRONTIER, MAX_POOL_OPTIONS, dijkstra,
-                                                         free_components, label_candidates, label_cost,
-                                                         label_distances, label_tree, own_components, own_people,
-                                                         owner_set_cost, pool_bound)
+                                                         distances_dict, free_components, free_mask, label_candidates,
+                                                         label_cost, label_distances, label_tree, node_distances,
+                                                         node_distances_from,
+                                                         own_components, own_people, owner_set_cost, pool_bound)
 from ccgmerge.engine.formulations.realign.connectors import (MAX_CONNECTOR_STATES, MAX_CONNECTORS, connector_branches,
                                                              connector_cost, give)
-from ccgmerge.engine.formulations.realign.heuristics import (PATIENCE, PERTURB_SIZE, TREE_OPTIONS, grow_plan,
-                                                             heuristic_plan, improve_plan, perturb_plan, search_plan)
+from ccgmerge.engine.formulations.realign.heuristics import (FIT_EDGE, FIT_MAX_CHECKS, FIT_MAX_PAIRS, FIT_SIZE,
+                                                             PATIENCE, PERTURB_SIZE, TREE_OPTIONS, fit_plan,
+                                                             grow_plan, heuristic_plan, improve_plan, perturb_plan,
+                                                             search_plan)
 from ccgmerge.engine.formulations.realign.model import (add_realign_assignment, add_realign_flow, add_realign_floor,
                                                         add_realign_neighbour_cuts, add_realign_path_costs,
                                                         build_realign, read_groups, restrict)
@@ -81,4 +84,7 @@ __all__ = [
     # helpers shared between the submodules (private in the old module)
     "free_components", "dijkstra", "label_candidates", "own_people", "own_components", "give", "is_connected",
     "checked_moved", "read_groups",
+    # compact arrays (scipy.sparse.csgraph) and the exact-fit swaps
+    "BlockGraph", "node_distances", "node_distances_from", "distances_dict", "free_mask", "fit_plan", "FIT_SIZE",
+    "FIT_EDGE", "FIT_MAX_PAIRS", "FIT_MAX_CHECKS",
 ]

@@ -33,13 +33,17 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import pulp
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra as csgraph_dijkstra
 
 from ccgmerge.engine.subsets import connected_pieces
 from ccgmerge.engine.formulations.realign.data import RealignData
 from ccgmerge.plan import Status
 
-__all__ = ["label_distances", "free_components", "dijkstra", "MAX_FREE_COMPONENTS", "label_cost",
+__all__ = ["label_distances", "free_components", "dijkstra", "node_distances", "node_distances_from", "distances_dict",
+           "free_mask", "MAX_FREE_COMPONENTS", "label_cost",
            "label_candidates", "own_people", "own_components", "MAX_FRONTIER", "owner_set_cost", "label_tree",
            "MAX_POOL_OPTIONS", "pool_bound"]
 
@@ -47,17 +51,57 @@ __all__ = ["label_distances", "free_components", "dijkstra", "MAX_FREE_COMPONENT
 def label_distances(d: RealignData, S: Sequence[int], l: int) -> dict[int, float]:
     """``d_l(i)``: least people of other owned baseline groups on a path inside the
     group from i to a unit of l (i counted, the unit of l not): a node costs
-    pop(v) if base(v) ∈ S - {l}, 0 otherwise."""
-    owned = set(S)
-    return dijkstra(d, [i for i in d.units if d.base[i] == l],
-                     lambda v: int(d.pop[v]) if d.base[v] in owned and d.base[v] != l else 0)
+    pop(v) if base(v) ∈ S - {l}, 0 otherwise. Reached units only."""
+    g = d.graph()
+    base = d.base_array()
+    paid = np.isin(base, [m for m in S if m != l])
+    dist = node_distances(d, np.flatnonzero(base == l), np.where(paid, g.pop, 0))
+    return distances_dict(d, dist)
+
+
+def distances_dict(d: RealignData, dist: np.ndarray) -> dict[int, float]:
+    """Finite local distances (:func:`node_distances`) as {global unit: distance}."""
+    g = d.graph()
+    reached = np.flatnonzero(np.isfinite(dist))
+    return dict(zip(g.units[reached].tolist(), dist[reached].tolist()))
+
+
+def free_mask(d: RealignData, S: Sequence[int], l: int) -> np.ndarray:
+    """Whether each unit (local order) is free for label l: its own or of a baseline group outside S."""
+    base = d.base_array()
+    return (base == l) | ~np.isin(base, list(S))
 
 
 def free_components(d: RealignData, S: Sequence[int], l: int) -> tuple[set[int], list[list[int]]]:
     """Label l's free units (its own and those of baseline groups outside S) and their connected pieces."""
-    owned = set(S)
-    free = {i for i in d.units if d.base[i] == l or d.base[i] not in owned}
-    return free, connected_pieces(d.nb, free)
+    g = d.graph()
+    mask = free_mask(d, S, l)
+    return set(g.units[mask].tolist()), g.pieces(mask)
+
+
+def node_distances(d: RealignData, sources, weight: np.ndarray) -> np.ndarray:
+    """Least Σ weight[v] over a path from any source to each unit (local
+    indices and weights, :meth:`RealignData.graph`; sources cost 0, the
+    endpoint counted; ``inf`` where none), by
+    :func:`scipy.sparse.csgraph.dijkstra` on the block's CSR adjacency. The
+    same values as :func:`dijkstra` (sums of whole people are exact)."""
+    return node_distances_from(d, [sources], weight)[0]
+
+
+def node_distances_from(d: RealignData, source_sets, weight: np.ndarray) -> np.ndarray:
+    """:func:`node_distances` for several sets of sources at once, one row
+    each: one Dijkstra from a super-source per set, joined to its sources by
+    arcs of weight 0 (so each source is at 0, as in :func:`dijkstra`)."""
+    g = d.graph()
+    n, k = len(g.unit_list), len(source_sets)
+    sets = [np.asarray(s, dtype=np.int64) for s in source_sets]
+    cols = np.concatenate([g.indices.astype(np.int64)] + sets)
+    extra = np.cumsum([len(s) for s in sets], dtype=np.int64)
+    indptr = np.concatenate([g.indptr.astype(np.int64), g.indptr[-1] + extra])
+    w = np.asarray(weight, dtype=np.float64)
+    data = np.concatenate([w[g.indices], np.zeros(len(cols) - len(g.indices))])
+    m = csr_matrix((data, cols, indptr), shape=(n + k, n + k))
+    return csgraph_dijkstra(m, directed=True, indices=np.arange(n, n + k))[:, :n]
 
 
 def dijkstra(d: RealignData, sources: Sequence[int], cost: Callable[[int], int],
@@ -110,20 +154,27 @@ def label_candidates(d: RealignData, S: Sequence[int], l: int) -> tuple[list[tup
     """Every candidate Q of label_cost as (its value in label_cost, Q),
     best first (Q as indices into the free components), and the components.
     ``[(0.0, ())]`` when there are too many components to enumerate."""
-    free, comps = free_components(d, S, l)
+    g = d.graph()
+    mask = free_mask(d, S, l)
+    local = g.pieces_local(mask)
+    comps = [g.units[c].tolist() for c in local]
     if len(comps) > MAX_FREE_COMPONENTS:
         return [(0.0, ())], comps
-    cp = [sum(int(d.pop[i]) for i in c) for c in comps]
-    has_l = [any(d.base[i] == l for i in c) for c in comps]
-
-    def cost(v):
-        return 0 if v in free else int(d.pop[v])
-
-    dist = [dijkstra(d, c, cost) for c in comps]
+    base = d.base_array()
+    cp = [int(g.pop[c].sum()) for c in local]
+    has_l = [bool((base[c] == l).any()) for c in local]
+    paid = np.where(mask, 0, g.pop)  # a unit's cost on a path: its people unless free
     inf = float("inf")
-    pair = [[min((dist[a].get(i, inf) for i in comps[b]), default=inf) for b in range(len(comps))] for a in range(len(comps))]
+    dist = node_distances_from(d, local, paid)
+    pair = [[float(dist[a][local[b]].min()) for b in range(len(comps))] for a in range(len(comps))]
     # the least paid unit touching each component: a group short of the floor holds one
-    touch = [min((int(d.pop[v]) for i in c for v in d.nb[i] if v not in free), default=inf) for c in comps]
+    comp_id = np.full(len(g.unit_list), -1, dtype=np.int64)
+    for q, c in enumerate(local):
+        comp_id[c] = q
+    e = (comp_id[g.rows] >= 0) & ~mask[g.indices]
+    least_nb = np.full(len(local), np.inf)
+    np.minimum.at(least_nb, comp_id[g.rows[e]], g.pop[g.indices[e]].astype(np.float64))
+    touch = [int(x) if x < inf else inf for x in least_nb.tolist()]
     out = []
     for k in range(1, len(comps) + 1):
         for Q in itertools.combinations(range(len(comps)), k):
@@ -134,8 +185,7 @@ def label_candidates(d: RealignData, S: Sequence[int], l: int) -> tuple[list[tup
                 st = 0.0
             elif k == 3:
                 a, b, c = Q
-                st = min((dist[a].get(v, inf) + dist[b].get(v, inf) + dist[c].get(v, inf) - 2 * cost(v) for v in d.units),
-                         default=inf)
+                st = float((dist[a] + dist[b] + dist[c] - 2 * paid).min())
             else:
                 st = max(pair[a][b] for a, b in itertools.combinations(Q, 2))
             least = min(touch[q] for q in Q) if short > 0 else 0

@@ -17,9 +17,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from ccgmerge.engine.formulations.realign.data import RealignData
-from ccgmerge.engine.formulations.realign.bounds import (dijkstra, free_components, label_candidates, own_people,
-                                                         owner_set_cost)
+from ccgmerge.engine.formulations.realign.bounds import (distances_dict, free_components, free_mask, label_candidates,
+                                                         node_distances, own_people, owner_set_cost)
 
 __all__ = ["MAX_CONNECTOR_STATES", "MAX_CONNECTORS", "connector_cost", "give", "connector_branches"]
 
@@ -79,7 +81,7 @@ def give(d: RealignData, C: Sequence[int], l: int) -> RealignData:
     base = dict(d.base)
     for i in C:
         base[i] = l
-    return RealignData(d.units, base, d.n_labels, d.pop, d.nb, d.floor)
+    return RealignData(d.units, base, d.n_labels, d.pop, d.nb, d.floor, {"graph": d.graph()})
 
 
 def connector_branches(d: RealignData, S: Sequence[int], l: int, budget: float, options: dict | None = None,
@@ -104,9 +106,10 @@ def connector_branches(d: RealignData, S: Sequence[int], l: int, budget: float, 
     others_c = sum(opts[m][0][0][0] for m in S if m != l and opts[m][0][0][0] < float("inf"))
     limit = budget - others_c  # a connector costs less than this
 
-    def cost(v):
-        return 0 if v in free else int(d.pop[v])
-
+    g = d.graph()
+    paid = np.where(free_mask(d, S, l), 0, g.pop)  # a unit's cost on a path: its people unless free
+    paid_nb = {i: {w for w in d.nb[i] if w not in free} for i in d.units}  # paid units touching each unit
+    comp_nb = [set().union(*(paid_nb[i] for i in c)) for c in comps]  # and each free component
     given: dict[frozenset[int], float] = {}  # pop(C) + pool on the block with C given to l, per connector
     out = []
     for B in sorted({q for _, Q in cand for q in Q} - {A}):
@@ -124,15 +127,17 @@ def connector_branches(d: RealignData, S: Sequence[int], l: int, budget: float, 
                 ob = max(ob, pool(d, o1))
             entry["other"] = min(float(budget), ob)
         o_ab = float(min(sum(own) - sum(own[q] for q in Q) for _, Q in both))
-        toB = dijkstra(d, comps[B], cost)
+        toB = distances_dict(d, node_distances(d, [g.pos[i] for i in comps[B]], paid))
         found: set[frozenset[int]] = set()
         seen: set[frozenset[int]] = set()
 
-        def grow(reach: set[int], C: frozenset[int], c: int) -> bool:
-            for u in sorted({w for v in reach for w in d.nb[v]} - reach):
+        def grow(C: frozenset[int], c: int, bd: set[int]) -> bool:
+            # bd: the paid units touching the reach (A, C and the free components C touches)
+            # outside C; the reach's free units never matter, its paid ones are C
+            for u in sorted(bd):
                 c2 = c + int(d.pop[u])
                 C2 = C | {u}
-                if u in free or c2 >= limit or C2 in seen:
+                if c2 >= limit or C2 in seen:
                     continue
                 seen.add(C2)
                 if len(seen) > MAX_CONNECTOR_STATES or (deadline is not None and time.perf_counter() >= deadline):
@@ -141,19 +146,19 @@ def connector_branches(d: RealignData, S: Sequence[int], l: int, budget: float, 
                 if B in touched:
                     found.add(C2)
                     continue
-                r2 = reach | {u}
-                for q in sorted(touched):
-                    r2 |= set(comps[q])
-                # every completion pays a path of paid units from r2 to B
-                h = min((toB.get(w, float("inf")) for v in r2 for w in d.nb[v] if w not in r2 and w not in free),
-                        default=float("inf"))
+                bd2 = bd | paid_nb[u]
+                for q in touched:
+                    bd2 |= comp_nb[q]
+                bd2 -= C2
+                # every completion pays a path of paid units from the reach to B
+                h = min((toB.get(w, float("inf")) for w in bd2), default=float("inf"))
                 if c2 + h >= limit:
                     continue
-                if not grow(r2, C2, c2):
+                if not grow(C2, c2, bd2):
                     return False
             return True
 
-        if not grow(set(comps[A]), frozenset(), 0):
+        if not grow(frozenset(), 0, set(comp_nb[A])):
             continue
         minimal = [C for C in found if not any(o < C for o in found)]
         if len(minimal) > MAX_CONNECTORS:
@@ -163,7 +168,10 @@ def connector_branches(d: RealignData, S: Sequence[int], l: int, budget: float, 
             pc = sum(int(d.pop[i]) for i in C)
             rest = [i for i in d.units if i not in C]
             keep = set(rest)
-            d2 = RealignData(rest, d.base, d.n_labels, d.pop, {i: [j for j in d.nb[i] if j in keep] for i in rest}, d.floor)
+            drop = np.zeros(len(g.unit_list), dtype=bool)
+            drop[[g.pos[i] for i in C]] = True
+            nb2 = {i: [j for j in d.nb[i] if j in keep] for i in rest}
+            d2 = RealignData(rest, d.base, d.n_labels, d.pop, nb2, d.floor, {"graph": g.without(drop)})
             o2 = {m: label_candidates(d2, S, m) for m in S if m != l}
             o2[l] = ([(0.0, ())], [])  # l's group holds C; its dropped people are o_ab
             b = pc + owner_set_cost(d2, S, o2, extra_out=o_ab)

@@ -15,7 +15,9 @@ raised later by :mod:`ccgmerge.engine.formulations.realign.bounds`.
 :class:`Restriction` is the restricted model of one owner set (built by
 :func:`ccgmerge.engine.formulations.realign.model.restrict`) and
 :class:`RealignResult` the answer for a block; :func:`wholesale_plan` gives
-a quick first plan.
+a quick first plan. :class:`BlockGraph` holds a block's adjacency on compact
+arrays (CSR, built once per block, :meth:`RealignData.graph`) for the
+:mod:`scipy.sparse.csgraph` routines of the bounds.
 """
 
 from __future__ import annotations
@@ -25,17 +27,85 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 
 from ccgmerge.engine.subsets import connected_pieces
 from ccgmerge.engine.heuristics import merge_until_viable
 from ccgmerge.plan import Status
 
-__all__ = ["MAX_LABELS", "RealignData", "Restriction", "RealignResult", "block_data", "owner_sets", "moved_of",
-           "is_connected", "checked_moved", "wholesale_plan"]
+__all__ = ["MAX_LABELS", "BlockGraph", "RealignData", "Restriction", "RealignResult", "block_data", "owner_sets",
+           "moved_of", "is_connected", "checked_moved", "wholesale_plan"]
 
 
 #: Most baseline groups in one block for owner-set enumeration (2^16 sets).
 MAX_LABELS = 16
+
+
+class BlockGraph:
+    """A block's adjacency on compact arrays, built once per block: ``units``
+    (sorted global positions), ``pos`` (global -> local index), the CSR
+    adjacency ``indptr``/``indices`` over local indices (``indices`` sorted
+    within each row) and ``pop`` (int64, local). Local order is global order,
+    so sorting by either is the same."""
+
+    def __init__(self, units: Sequence[int], nb, pop: np.ndarray):
+        self.units = np.asarray(units, dtype=np.int64)
+        self.unit_list = [int(i) for i in units]
+        self.pos = {i: a for a, i in enumerate(self.unit_list)}
+        pos = self.pos
+        rows = [sorted(pos[j] for j in nb[i]) for i in self.unit_list]
+        self.indptr = np.zeros(len(rows) + 1, dtype=np.int32)
+        self.indptr[1:] = np.cumsum([len(r) for r in rows])
+        self.indices = np.fromiter((j for r in rows for j in r), dtype=np.int32, count=int(self.indptr[-1]))
+        self.rows = np.repeat(np.arange(len(rows), dtype=np.int32), np.diff(self.indptr))
+        self.pop = np.asarray(pop, dtype=np.int64)[self.units] if len(rows) else np.zeros(0, dtype=np.int64)
+
+    def weighted(self, weight: np.ndarray):
+        """The CSR matrix whose arc v -> u weighs ``weight[u]`` (explicit zeros
+        are arcs), for :mod:`scipy.sparse.csgraph`."""
+        n = len(self.unit_list)
+        return csr_matrix((np.asarray(weight, dtype=np.float64)[self.indices], self.indices, self.indptr), shape=(n, n))
+
+    def pieces_local(self, mask: np.ndarray) -> list[np.ndarray]:
+        """The connected pieces of the local nodes in ``mask`` as arrays of
+        local indices, each sorted, ordered by their smallest node."""
+        n = len(self.unit_list)
+        keep = mask[self.rows] & mask[self.indices]
+        g = csr_matrix((np.ones(int(keep.sum()), dtype=np.int8), (self.rows[keep], self.indices[keep])), shape=(n, n))
+        _, comp = connected_components(g, directed=False)
+        nodes = np.flatnonzero(mask)
+        if not len(nodes):
+            return []
+        lab = comp[nodes]
+        order = np.argsort(lab, kind="stable")
+        cuts = np.flatnonzero(np.diff(lab[order])) + 1
+        groups = np.split(nodes[order], cuts)
+        groups.sort(key=lambda g: int(g[0]))
+        return groups
+
+    def pieces(self, mask: np.ndarray) -> list[list[int]]:
+        """The connected pieces of the local nodes in ``mask``, as
+        :func:`ccgmerge.engine.subsets.connected_pieces` gives them for the
+        global units (each sorted, ordered by their smallest unit)."""
+        return [self.units[c].tolist() for c in self.pieces_local(mask)]
+
+    def without(self, drop: np.ndarray) -> "BlockGraph":
+        """The graph of the units not in ``drop`` (a local mask), as if built
+        from the adjacency without them."""
+        keep = ~drop
+        new = np.cumsum(keep) - 1
+        e = keep[self.rows] & keep[self.indices]
+        out = BlockGraph.__new__(BlockGraph)
+        out.units = self.units[keep]
+        out.unit_list = out.units.tolist()
+        out.pos = {i: a for a, i in enumerate(out.unit_list)}
+        out.rows = new[self.rows[e]].astype(np.int32)
+        out.indices = new[self.indices[e]].astype(np.int32)
+        out.indptr = np.zeros(len(out.unit_list) + 1, dtype=np.int32)
+        out.indptr[1:] = np.cumsum(np.bincount(out.rows, minlength=len(out.unit_list)))
+        out.pop = self.pop[keep]
+        return out
 
 
 @dataclass
@@ -43,7 +113,9 @@ class RealignData:
     """One block: ``units`` (global positions, sorted), ``base[i]`` the label
     index of each unit's baseline group (0..n_labels-1), populations, the
     block's adjacency ``nb[i]`` (within the block; in nested mode within one
-    HWB piece) and the floor."""
+    HWB piece) and the floor. ``cache`` holds the block's :class:`BlockGraph`
+    once built (:meth:`graph`); a block with the same units and adjacency may
+    share it."""
 
     units: list[int]
     base: dict[int, int]
@@ -51,12 +123,28 @@ class RealignData:
     pop: np.ndarray
     nb: dict[int, list[int]]
     floor: int
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def label_pop(self) -> list[int]:
         out = [0] * self.n_labels
         for i in self.units:
             out[self.base[i]] += int(self.pop[i])
         return out
+
+    def graph(self) -> BlockGraph:
+        """The block's adjacency on compact arrays, built on first use."""
+        g = self.cache.get("graph")
+        if g is None:
+            g = self.cache["graph"] = BlockGraph(self.units, self.nb, self.pop)
+        return g
+
+    def base_array(self) -> np.ndarray:
+        """``base`` of each unit, in local order (int64), built on first use."""
+        b = self.cache.get("base")
+        if b is None:
+            b = np.fromiter((self.base[i] for i in self.units), dtype=np.int64, count=len(self.units))
+            self.cache["base"] = b
+        return b
 
 
 @dataclass
@@ -133,8 +221,19 @@ def moved_of(d: RealignData, groups: dict[int, list[int]]) -> int:
 
 
 def is_connected(d: RealignData, g: list[int]) -> bool:
-    """Whether the units ``g`` are connected in the block."""
-    return len(connected_pieces(d.nb, g)) == 1
+    """Whether the units ``g`` are connected in the block (False when empty)."""
+    if not g:
+        return False
+    inside = set(g)
+    seen = {g[0]}
+    stack = [g[0]]
+    nb = d.nb
+    while stack:
+        for w in nb[stack.pop()]:
+            if w in inside and w not in seen:
+                seen.add(w)
+                stack.append(w)
+    return len(seen) == len(inside)
 
 
 def checked_moved(d: RealignData, groups: dict[int, list[int]], S: Sequence[int], source: str) -> int:

@@ -13,16 +13,21 @@ phase does.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
 import time
 from collections.abc import Sequence
+
+import numpy as np
 
 from ccgmerge.engine.subsets import connected_pieces
 from ccgmerge.engine.formulations.realign.data import RealignData, is_connected, moved_of
 from ccgmerge.engine.formulations.realign.bounds import label_candidates, label_tree, own_components
 
 __all__ = ["grow_plan", "improve_plan", "TREE_OPTIONS", "heuristic_plan", "perturb_plan", "PERTURB_SIZE",
-           "PATIENCE", "search_plan"]
+           "PATIENCE", "search_plan", "FIT_SIZE", "FIT_EDGE", "FIT_MAX_PAIRS", "FIT_MAX_CHECKS",
+           "fit_plan"]
 
 
 def _unit_cost(d: RealignData, owned: set[int], i: int, l: int) -> int:
@@ -97,21 +102,41 @@ def grow_plan(d: RealignData, S: Sequence[int], claims: dict[int, int] | None = 
     return lab
 
 
+def _groups_of(d: RealignData, S: Sequence[int], lab: dict[int, int]) -> dict[int, list[int]]:
+    """The groups of a labelling, keyed by the labels S (units in order; units of other labels left out)."""
+    out: dict[int, list[int]] = {l: [] for l in S}
+    for i in d.units:
+        g = out.get(lab[i])
+        if g is not None:
+            g.append(i)
+    return out
+
+
 def _splits(d: RealignData, members: set[int], u: int) -> bool:
-    """Whether removing u from the connected set ``members`` disconnects it or empties it."""
+    """Whether removing u from the connected set ``members`` disconnects it or empties it.
+
+    Breadth first from one neighbour of u in ``members``, stopping as soon as
+    it meets the others: they usually lie round u, so only a small ball is
+    searched (a depth-first walk could cross the whole group first)."""
     rest = [v for v in d.nb[u] if v in members]
     if not rest:
         return True
     need = set(rest[1:])
-    seen, stack = {u, rest[0]}, [rest[0]]
-    while stack and need:
-        v = stack.pop()
-        for w in d.nb[v]:
-            if w in members and w not in seen:
+    if not need:
+        return False
+    seen = {u, rest[0]}
+    queue = [rest[0]]
+    nb = d.nb
+    for v in queue:
+        for w in nb[v]:
+            if w not in seen and w in members:
                 seen.add(w)
-                need.discard(w)
-                stack.append(w)
-    return bool(need)
+                if w in need:
+                    need.discard(w)
+                    if not need:
+                        return False
+                queue.append(w)
+    return True
 
 
 def improve_plan(d: RealignData, S: Sequence[int], lab: dict[int, int], deadline: float | None = None) -> dict[int, int]:
@@ -136,6 +161,18 @@ def improve_plan(d: RealignData, S: Sequence[int], lab: dict[int, int], deadline
     def cost(i, l):
         return _unit_cost(d, owned, i, l)
 
+    # single moves on the block's arrays: every (unit, neighbouring group) from the edges
+    g = d.graph()
+    src, dst = g.rows.astype(np.int64), g.indices.astype(np.int64)
+    L = np.fromiter((lab[i] for i in g.unit_list), dtype=np.int64, count=len(g.unit_list))
+    base = d.base_array()
+    paid_any = np.isin(base, list(owned))  # moved unless in its own label's group
+    popl = g.pop
+    width = max([max(S, default=0), int(L.max(initial=0))]) + 1
+    garr = np.zeros(width, dtype=np.int64)
+    for l, p in gpop.items():
+        garr[l] = p
+
     def apply(u, b):
         a = lab[u]
         lab[u] = b
@@ -143,24 +180,38 @@ def improve_plan(d: RealignData, S: Sequence[int], lab: dict[int, int], deadline
         mem[b].add(u)
         gpop[a] -= int(d.pop[u])
         gpop[b] += int(d.pop[u])
+        k = g.pos[u]
+        L[k] = b
+        garr[a] -= popl[k]
+        garr[b] += popl[k]
 
     def single() -> bool:
-        # the move fixing shortage at least cost per person, else saving most moved people
-        cands = []
-        for u in d.units:
-            a, pu = lab[u], int(d.pop[u])
-            for b in sorted({lab[v] for v in d.nb[u]} - {a}):
-                dshort = short(gpop[a] - pu) - short(gpop[a]) + short(gpop[b] + pu) - short(gpop[b])
-                dcost = cost(u, b) - cost(u, a)
-                if dshort < 0:
-                    cands.append((0, dcost / -dshort, dshort, u, b))
-                elif dshort == 0 and dcost < 0:
-                    cands.append((1, dcost, 0, u, b))
-                elif dshort == 0 and dcost == 0 and gpop[a] - gpop[b] > 2 * pu:
-                    cands.append((2, gpop[b] - gpop[a], 0, u, b))
-        for *_, u, b in sorted(cands):
-            if not _splits(d, mem[lab[u]], u):
-                apply(u, b)
+        # the move fixing shortage at least cost per person, else saving most moved people:
+        # candidates (0, cost / people fixed, -people fixed), (1, cost saved) or (2, balance)
+        # with the unit and the group, in that order (as tuples of Python numbers would sort)
+        m = L[src] != L[dst]
+        pairs = np.unique(src[m] * width + L[dst[m]])
+        u, b = pairs // width, pairs % width
+        a = L[u]
+        pu = popl[u]
+        ga, gb = garr[a], garr[b]
+        fl = d.floor
+        dshort = (np.maximum(0, fl - (ga - pu)) - np.maximum(0, fl - ga)
+                  + np.maximum(0, fl - (gb + pu)) - np.maximum(0, fl - gb))
+        own_u = paid_any[u]
+        dcost = np.where(own_u & (base[u] != b), pu, 0) - np.where(own_u & (base[u] != a), pu, 0)
+        c0 = dshort < 0
+        c1 = (dshort == 0) & (dcost < 0)
+        c2 = (dshort == 0) & (dcost == 0) & (ga - gb > 2 * pu)
+        cat = np.where(c0, 0, np.where(c1, 1, np.where(c2, 2, 3)))
+        val = np.where(c0, dcost / np.where(c0, -dshort, 1), np.where(c1, dcost, gb - ga).astype(np.float64))
+        keep = cat < 3
+        order = np.lexsort((b[keep], u[keep], np.where(c0, dshort, 0)[keep], val[keep], cat[keep]))
+        units = g.unit_list
+        for k, l in zip(u[keep][order].tolist(), b[keep][order].tolist()):
+            i = units[k]
+            if not _splits(d, mem[lab[i]], i):
+                apply(i, l)
                 return True
         return False
 
@@ -243,7 +294,7 @@ def heuristic_plan(d: RealignData, S: Sequence[int], deadline: float | None = No
         if lab is None:
             continue
         lab = improve_plan(d, S, lab, deadline)
-        groups = {l: sorted(i for i in d.units if lab[i] == l) for l in S}
+        groups = _groups_of(d, S, lab)
         if not all(sum(int(d.pop[i]) for i in g) >= d.floor and is_connected(d, g) for g in groups.values()):
             continue
         val = moved_of(d, groups)
@@ -300,7 +351,7 @@ def search_plan(d: RealignData, S: Sequence[int], groups: dict[int, list[int]], 
     idle = 0
     while idle < patience and (deadline is None or time.perf_counter() < deadline):
         lab = improve_plan(d, S, perturb_plan(d, S, cur, rng, rng.randint(1, PERTURB_SIZE)), deadline)
-        cand = {l: sorted(i for i in d.units if lab[i] == l) for l in S}
+        cand = _groups_of(d, S, lab)
         idle += 1
         if not all(g and sum(int(d.pop[i]) for i in g) >= d.floor and is_connected(d, g) for g in cand.values()):
             continue
@@ -311,3 +362,92 @@ def search_plan(d: RealignData, S: Sequence[int], groups: dict[int, list[int]], 
                 out = cand
             best, cur = val, lab
     return out
+
+
+#: fit_plan: most units each side of a swap gives (so a swap trades up to 3 for 3), sets of
+#: more than 2 only from a side of at most FIT_EDGE units touching the other group, and most
+#: (A, B) pairs it weighs for two groups in one pass (counted, not timed: deterministic).
+FIT_SIZE = 3
+FIT_EDGE = 40
+FIT_MAX_PAIRS = 500_000
+#: fit_plan: most swaps of one pass whose groups it checks for connectedness, best first.
+FIT_MAX_CHECKS = 2_000
+
+
+def _sides(d: RealignData, owned: set[int], lab: dict[int, int], mem: set[int], a: int, b: int
+           ) -> list[tuple[int, int, tuple[int, ...]]]:
+    """The sets of up to FIT_SIZE units of group a touching group b, as
+    (people, change in people moved if they join b, units), by people."""
+    edge = [i for i in sorted(mem) if any(lab[j] == b for j in d.nb[i])]
+    out = [(0, 0, ())]
+    for k in range(1, (FIT_SIZE if len(edge) <= FIT_EDGE else min(FIT_SIZE, 2)) + 1):
+        for A in itertools.combinations(edge, k):
+            out.append((sum(int(d.pop[i]) for i in A),
+                        sum(_unit_cost(d, owned, i, b) - _unit_cost(d, owned, i, a) for i in A), A))
+    out.sort()
+    return out
+
+
+def fit_plan(d: RealignData, S: Sequence[int], groups: dict[int, list[int]], deadline: float | None = None
+             ) -> dict[int, list[int]]:
+    """Exact-fit swaps from a plan of S (groups keyed by label, connected, at
+    the floor): two neighbouring groups a and b trade a set A of up to
+    FIT_SIZE units of a touching b for a set B of up to FIT_SIZE units of b
+    touching a (sets of more than two only from a side of at most FIT_EDGE
+    units), when that moves fewer people and both groups stay connected
+    and at the floor. The swap moving fewest people is made (ties: labels,
+    then units, in order), until none helps, ``deadline``
+    (``time.perf_counter()``) passes, or a pass checks FIT_MAX_CHECKS swaps
+    without a connected one (each two groups weigh at most FIT_MAX_PAIRS
+    pairs a pass).
+
+    A group just above the floor that pays for its last people can only
+    shed them by an exact fit: Northamptonshire's Corby group at a 100,000
+    floor holds 21,180 people of Nene (the bound is 21,179); no single move
+    nor swap of one unit for one fits, two for two does. Returns the plan
+    moving fewest (the input if no swap helps)."""
+    S = tuple(S)
+    owned = set(S)
+    lab = {i: l for l, g in groups.items() for i in g}
+    mem = {l: set(g) for l, g in groups.items()}
+    gpop = {l: sum(int(d.pop[i]) for i in g) for l, g in mem.items()}
+    while deadline is None or time.perf_counter() < deadline:
+        cands = []
+        for a in sorted(mem):
+            for b in sorted({lab[j] for i in mem[a] for j in d.nb[i]} - {a}):
+                if b < a:
+                    continue
+                sa, sb = _sides(d, owned, lab, mem[a], a, b), _sides(d, owned, lab, mem[b], b, a)
+                pops = [p for p, _, _ in sb]
+                by_g = sorted(sb, key=lambda e: (e[1], e[0], e[2]))
+                gains = [g for _, g, _ in by_g]
+                ea, eb = gpop[a] - d.floor, gpop[b] - d.floor
+                weighed = 0
+                for pA, gA, A in sa:
+                    # a keeps the floor: pB >= pA - ea; b keeps it: pB <= pA + eb; fewer moved:
+                    # gB < -gA. Scan the shorter of the two ranges, test the other condition
+                    lo, hi = bisect.bisect_left(pops, pA - ea), bisect.bisect_right(pops, pA + eb)
+                    k = bisect.bisect_left(gains, -gA)
+                    scan = sb[lo:hi] if hi - lo <= k else by_g[:k]
+                    weighed += len(scan)
+                    if weighed > FIT_MAX_PAIRS:
+                        break
+                    for pB, gB, B in scan:
+                        if gA + gB < 0 and pA - ea <= pB <= pA + eb and (A or B):
+                            cands.append((gA + gB, a, b, A, B))
+        cands.sort()
+        for _, a, b, A, B in cands[:FIT_MAX_CHECKS]:
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+            na, nb_ = (mem[a] - set(A)) | set(B), (mem[b] - set(B)) | set(A)
+            if na and nb_ and is_connected(d, sorted(na)) and is_connected(d, sorted(nb_)):
+                mem[a], mem[b] = na, nb_
+                for i in A:
+                    lab[i] = b
+                for j in B:
+                    lab[j] = a
+                gpop[a], gpop[b] = sum(int(d.pop[i]) for i in na), sum(int(d.pop[i]) for i in nb_)
+                break
+        else:
+            break
+    return {l: sorted(g) for l, g in mem.items()}

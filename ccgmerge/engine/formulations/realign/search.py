@@ -20,7 +20,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from ccgmerge.engine.subsets import connected_pieces
 from ccgmerge.engine.formulations.realign.data import RealignData, Restriction, checked_moved
 from ccgmerge.engine.formulations.realign.bounds import label_candidates
 from ccgmerge.engine.formulations.realign.connectors import give
@@ -34,7 +33,24 @@ class _Wipeout(Exception):
     """A label's domain graph cannot hold its group."""
 
 
-def _propagate(r: Restriction, floor: int, cutoff: float, dom: list, dirty: set[int] | None = None) -> None:
+class _Static:
+    """What the search reads of a restriction at every node, computed once:
+    for each label the adjacency lists of the nodes allowing it (domains only
+    narrow, so a node outside ``allowed`` never joins a label's domain
+    graph), and the paid nodes (free nodes of owned baseline groups, with
+    their baseline)."""
+
+    def __init__(self, r: Restriction):
+        n = len(r.nodes)
+        owned = set(r.S)
+        self.owned = owned
+        self.paid = [(k, r.nbase[k]) for k in range(n) if r.fixed[k] is None and r.nbase[k] in owned]
+        self.adj_of = {l: [[u for u in r.adj[v] if l in r.allowed[u]] for v in range(n)] for l in r.S}
+        self.members = {l: [k for k in range(n) if l in r.allowed[k]] for l in r.S}
+
+
+def _propagate(r: Restriction, floor: int, cutoff: float, dom: list, dirty: set[int] | None = None,
+               static: _Static | None = None) -> None:
     """Narrow the domains ``dom`` (a frozenset of labels per node) in place to a
     fixpoint, or raise _Wipeout. Rules, each valid for every plan the domains
     still hold:
@@ -51,14 +67,15 @@ def _propagate(r: Restriction, floor: int, cutoff: float, dom: list, dirty: set[
       reachable, is l's (Tarjan's low-points, one depth-first pass per label).
 
     Only the labels in ``dirty`` (default: all) are checked at first; a
-    domain that changes makes its labels dirty again.
+    domain that changes makes its labels dirty again. ``static``: the
+    restriction's :class:`_Static`, if the caller keeps one.
     """
+    st = static if static is not None else _Static(r)
     n = len(dom)
-    owned = set(r.S)
-    adj, npop = r.adj, r.npop
-    paid = [k for k in range(n) if r.fixed[k] is None and r.nbase[k] in owned]  # moved unless kept by their own label
-    todo = set(r.S) if dirty is None else set(dirty) & set(r.S)
-    if r.constant + sum(npop[k] for k in paid if r.nbase[k] not in dom[k]) > cutoff:
+    npop = r.npop
+    paid = st.paid  # moved unless kept by their own label
+    todo = set(r.S) if dirty is None else set(dirty) & st.owned
+    if r.constant + sum(npop[k] for k, b in paid if b not in dom[k]) > cutoff:
         raise _Wipeout
     while todo:
         l = min(todo)
@@ -69,13 +86,13 @@ def _propagate(r: Restriction, floor: int, cutoff: float, dom: list, dirty: set[
             if not any(l in dom[k] for k in r.cands[l]):  # the group holds a unit of l
                 raise _Wipeout
             only = frozenset((l,))
-            decided = [k for k in range(n) if dom[k] == only]
-            if not decided:
+            rt = next((k for k in range(n) if dom[k] == only), None)
+            if rt is None:
                 if sum(npop[k] for k in range(n) if l in dom[k]) < floor:
                     raise _Wipeout
                 continue
-            rt = decided[0]
         # Tarjan's low-points over the nodes allowing l, from the anchor
+        adj = st.adj_of[l]
         disc = [-1] * n
         low = [0] * n
         parent = [-1] * n
@@ -85,43 +102,39 @@ def _propagate(r: Restriction, floor: int, cutoff: float, dom: list, dirty: set[
         sub_pop[rt] = npop[rt]
         sub_must[rt] = 1
         order = [rt]
-        stack = [rt]
-        pos = [0] * n
-        while stack:
-            v = stack[-1]
-            nb = adj[v]
-            i = pos[v]
-            while i < len(nb):
-                u = nb[i]
-                i += 1
-                if l not in dom[u]:
-                    continue
-                if disc[u] < 0:
+        its = [None] * n  # each open node's place in its neighbour list
+        v, it = rt, iter(adj[rt])
+        while True:
+            for u in it:
+                du = disc[u]
+                if du < 0:
+                    if l not in dom[u]:
+                        continue
                     disc[u] = low[u] = len(order)
                     parent[u] = v
                     sub_pop[u] = npop[u]
-                    sub_must[u] = 1 if len(dom[u]) == 1 else 0
+                    if len(dom[u]) == 1:
+                        sub_must[u] = 1
                     order.append(u)
-                    stack.append(u)
+                    its[v] = it
+                    v, it = u, iter(adj[u])
                     break
-                if u != parent[v] and disc[u] < low[v]:
-                    low[v] = disc[u]
+                if du < low[v] and u != parent[v]:
+                    low[v] = du
             else:
-                pos[v] = i
-                stack.pop()
                 p = parent[v]
-                if p >= 0:
-                    if low[v] < low[p]:
-                        low[p] = low[v]
-                    sub_pop[p] += sub_pop[v]
-                    sub_must[p] += sub_must[v]
-                continue
-            pos[v] = i
+                if p < 0:
+                    break
+                if low[v] < low[p]:
+                    low[p] = low[v]
+                sub_pop[p] += sub_pop[v]
+                sub_must[p] += sub_must[v]
+                v, it = p, its[p]
         total = sub_pop[rt]
         if total < floor:
             raise _Wipeout
         if len(order) < n:
-            for k in range(n):
+            for k in st.members[l]:
                 if disc[k] < 0 and l in dom[k]:
                     if len(dom[k]) == 1:
                         raise _Wipeout
@@ -132,7 +145,7 @@ def _propagate(r: Restriction, floor: int, cutoff: float, dom: list, dirty: set[
         cut_must: dict[int, int] = {}
         for v in order[1:]:
             p = parent[v]
-            if low[v] >= disc[p]:  # removing p cuts v's subtree off the anchor
+            if low[v] >= disc[p] and p != rt:  # removing p cuts v's subtree off the anchor
                 cut_pop[p] = cut_pop.get(p, 0) + sub_pop[v]
                 cut_must[p] = cut_must.get(p, 0) + sub_must[v]
         for v in sorted(cut_pop):
@@ -140,7 +153,15 @@ def _propagate(r: Restriction, floor: int, cutoff: float, dom: list, dirty: set[
                 todo |= dom[v]
                 dom[v] = frozenset((l,))
                 change = True
-        if change and r.constant + sum(npop[k] for k in paid if r.nbase[k] not in dom[k]) > cutoff:
+        # l's own changes leave its graph and its reach as they were, and fix, in one pass,
+        # every node separating two decided nodes of l (or the anchor's side from the
+        # floor), whatever the anchor: checking l again would change nothing, bar its own-unit
+        # rule (a candidate root it can no longer reach), checked here; so l is checked again
+        # only when another label's pass changes a node allowing l
+        todo.discard(l)
+        if change and r.roots[l] is None and not any(l in dom[k] for k in r.cands[l]):
+            raise _Wipeout
+        if change and r.constant + sum(npop[k] for k, b in paid if b not in dom[k]) > cutoff:
             raise _Wipeout
 
 
@@ -149,62 +170,95 @@ MAX_CUT = 8
 
 
 def _vertex_cut(adj: Sequence[Sequence[int]], allowed: Sequence[int], open_: set[int], src: Sequence[int],
-                dst: Sequence[int]) -> list[int]:
+                dst: Sequence[int], limit: int = MAX_CUT) -> list[int]:
     """A least set of ``open_`` nodes whose removal separates ``src`` from ``dst``
     in the graph on ``allowed`` (other nodes cannot be removed): augmenting
-    paths on the split graph (node v as 2v -> 2v + 1, of capacity one when
-    open). Empty when the cut would exceed MAX_CUT nodes (or none exists).
+    paths on the split graph (node v as in-copy 2v -> out-copy 2v + 1, of
+    capacity one when open, else unbounded; edges unbounded). Empty when the
+    cut would exceed ``limit`` (at most MAX_CUT) nodes (or none exists).
+
+    The residual graph is never built: a search step reads it from the flow
+    (``through[v]``, the paths crossing v, and ``into[u]``, the paths entering
+    u from each neighbour). The cut is the set of open nodes whose in-copy
+    the last (failed) search reaches and whose out-copy it does not: the
+    source side of the least minimum cut, the same for every maximum flow.
 
     >>> adj = [[1, 2], [0, 3], [0, 3], [1, 2, 4], [3]]   # a square 0-1-3-2 and a tail 3-4
     >>> _vertex_cut(adj, range(5), {1, 2, 3}, [0], [4])
     [3]
     >>> _vertex_cut(adj, range(5), {1, 2}, [0], [4])
     [1, 2]
+    >>> _vertex_cut(adj, range(5), {1, 2}, [0], [4], limit=1)
+    []
     """
-    ok = set(allowed)
-    big = 1 << 30
-    s, t = -1, -2
-    arcs: dict[int, list[int]] = {s: [], t: []}
-    res: dict[tuple[int, int], int] = {}
-
-    def add(a, b, c):
-        arcs.setdefault(a, []).append(b)
-        arcs.setdefault(b, []).append(a)
-        res[a, b] = res.get((a, b), 0) + c
-        res.setdefault((b, a), 0)
-
-    for v in sorted(ok):
-        add(2 * v, 2 * v + 1, 1 if v in open_ else big)
-        for u in adj[v]:
-            if u in ok:
-                add(2 * v + 1, 2 * u, big)
-    for v in sorted(set(src) & ok):
-        add(s, 2 * v, big)
-    for v in sorted(set(dst) & ok):
-        add(2 * v + 1, t, big)
+    n = len(adj)
+    ok = [False] * n
+    for v in allowed:
+        ok[v] = True
+    opn = [False] * n
+    for v in open_:
+        opn[v] = ok[v]
+    sink = [False] * n
+    for v in dst:
+        sink[v] = ok[v]
+    starts = [2 * v for v in sorted(set(src)) if ok[v]]
+    through = [0] * n
+    into: dict[int, dict[int, int]] = {}
+    limit = min(limit, MAX_CUT)
     value = 0
     while True:
-        prev = {s: s}
-        queue = [s]
+        prev = [-2] * (2 * n)
+        for a in starts:
+            prev[a] = -1
+        queue = list(starts)
+        end = -1
         for a in queue:
-            if a == t:
-                break
-            for b in arcs[a]:
-                if b not in prev and res[a, b] > 0:
-                    prev[b] = a
-                    queue.append(b)
-        if t not in prev:
+            v = a >> 1
+            if a & 1 == 0:  # in-copy of v
+                if prev[a + 1] == -2 and not (opn[v] and through[v]):
+                    prev[a + 1] = a
+                    queue.append(a + 1)
+                back = into.get(v)
+                if back:
+                    for u in back:  # undo a path's step u -> v
+                        b = 2 * u + 1
+                        if prev[b] == -2:
+                            prev[b] = a
+                            queue.append(b)
+            else:  # out-copy of v
+                if sink[v]:
+                    end = a
+                    break
+                if through[v] and prev[a - 1] == -2:  # undo a path's crossing of v
+                    prev[a - 1] = a
+                    queue.append(a - 1)
+                for u in adj[v]:
+                    b = 2 * u
+                    if ok[u] and prev[b] == -2:
+                        prev[b] = a
+                        queue.append(b)
+        if end < 0:
             break
         value += 1
-        if value > MAX_CUT:
+        if value > limit:
             return []
-        b = t
-        while b != s:
+        b = end
+        while prev[b] != -1:
             a = prev[b]
-            res[a, b] -= 1
-            res[b, a] += 1
+            va, vb = a >> 1, b >> 1
+            if va == vb:
+                through[va] += 1 if a & 1 == 0 else -1
+            elif a & 1:  # out-copy of va -> in-copy of vb: a step along an edge
+                e = into.setdefault(vb, {})
+                e[va] = e.get(va, 0) + 1
+            else:  # in-copy of va -> out-copy of vb: undoes a step vb -> va
+                e = into[va]
+                if e[vb] == 1:
+                    del e[vb]
+                else:
+                    e[vb] -= 1
             b = a
-    return sorted(v for v in open_ if v in ok and 2 * v in prev and 2 * v + 1 not in prev)
+    return [v for v in range(n) if opn[v] and prev[2 * v] != -2 and prev[2 * v + 1] == -2]
 
 
 def _branch_node(r: Restriction, floor: int, dom: list, cost: list[dict[int, int]]) -> tuple[int, int] | None:
@@ -213,28 +267,50 @@ def _branch_node(r: Restriction, floor: int, dom: list, cost: list[dict[int, int
     branch on a node of a least vertex cut between its smallest piece and the
     anchor's piece (the bottleneck its link must cross, contested by other
     labels), trying l there first. Otherwise the label furthest below the
-    floor grows by a neighbour of its decided nodes, cheapest first."""
+    floor grows by a neighbour of its decided nodes, cheapest first.
+
+    The labels are ranked by (cut size, -people of the small piece, label):
+    a label's cut search stops once its size could no longer win."""
     n = len(dom)
     decided: dict[int, list[int]] = {l: [] for l in r.S}
+    open_ = set()
     for k in range(n):
         if len(dom[k]) == 1:
             decided[next(iter(dom[k]))].append(k)
+        else:
+            open_.add(k)
     best = None
     for l in r.S:
         mine = decided[l]
         if not mine:
             continue
         mset = set(mine)
-        pieces = connected_pieces({k: [u for u in r.adj[k] if u in mset] for k in mine}, mine)
+        pieces = []  # as connected_pieces gives them: each sorted, by smallest node (mine is sorted)
+        seen: set[int] = set()
+        for s0 in mine:
+            if s0 in seen:
+                continue
+            seen.add(s0)
+            comp, stack = [s0], [s0]
+            while stack:
+                for w in r.adj[stack.pop()]:
+                    if w in mset and w not in seen:
+                        seen.add(w)
+                        comp.append(w)
+                        stack.append(w)
+            pieces.append(sorted(comp))
         if len(pieces) < 2:
             continue
         anchor = r.roots[l] if r.roots[l] is not None else mine[0]
         home = next(p for p in pieces if anchor in p)
         small = min((p for p in pieces if p is not home), key=lambda p: (sum(r.npop[k] for k in p), p[0]))
-        cut = _vertex_cut(r.adj, [v for v in range(n) if l in dom[v]], {v for v in range(n) if len(dom[v]) > 1},
-                          small, home)
+        tie = (-sum(r.npop[k] for k in small), l)
+        limit = MAX_CUT if best is None else best[0][0] - (0 if tie < best[0][1:] else 1)
+        if limit < 1:
+            continue
+        cut = _vertex_cut(r.adj, [v for v in range(n) if l in dom[v]], open_, small, home, limit)
         if cut:
-            key = (len(cut), -sum(r.npop[k] for k in small), l)
+            key = (len(cut),) + tie
             if best is None or key < best[0]:
                 best = (key, max(cut, key=lambda v: (r.npop[v], -v)), l)
     if best is not None:
@@ -300,6 +376,7 @@ class _Search:
         n = len(r.nodes)
         owned = set(r.S)
         self.r, self.floor, self.count = r, floor, 0
+        self.static = _Static(r)
         self.cost = [{l: (r.npop[k] if r.fixed[k] is None and r.nbase[k] in owned and r.nbase[k] != l else 0)
                       for l in r.allowed[k]} for k in range(n)]
         dom0 = [frozenset(r.allowed[k]) if r.fixed[k] is None else frozenset((r.fixed[k],)) for k in range(n)]
@@ -320,7 +397,7 @@ class _Search:
             dom, dirty = self.stack.pop()
             self.count += 1
             try:
-                _propagate(r, self.floor, cutoff, dom, dirty)
+                _propagate(r, self.floor, cutoff, dom, dirty, self.static)
             except _Wipeout:
                 continue
             pick = _branch_node(r, self.floor, dom, cost)

@@ -23,7 +23,7 @@ from ccgmerge.engine.formulations.realign.data import (RealignData, RealignResul
                                                        owner_sets, wholesale_plan)
 from ccgmerge.engine.formulations.realign.bounds import label_candidates, own_components, owner_set_cost, pool_bound
 from ccgmerge.engine.formulations.realign.connectors import connector_branches
-from ccgmerge.engine.formulations.realign.heuristics import heuristic_plan, search_plan
+from ccgmerge.engine.formulations.realign.heuristics import fit_plan, heuristic_plan, search_plan
 from ccgmerge.engine.formulations.realign.model import build_realign, read_groups, restrict
 from ccgmerge.engine.formulations.realign.search import search_branches
 from ccgmerge.plan import Status
@@ -67,6 +67,7 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
     t0 = time.perf_counter()
     stop = None if deadline is None else t0 + HEURISTIC_SHARE * max(0.0, deadline - t0)
     all_costs: dict[tuple[int, ...], tuple[dict[int, float], float, dict]] = {}
+    found: dict[tuple[int, ...], dict[int, list[int]]] = {}  # the heuristic plan of each owner set
 
     def set_costs(S):
         """(c_l per label, owner_set_cost, label_candidates per label) of S, computed once."""
@@ -90,6 +91,7 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
             plan = search_plan(d, S, plan, deadline=stop)
             val = entry["search"] = moved_of(d, plan)
         log.append(entry)
+        found[S] = plan
         if val < best[0]:
             best = (val, plan)
     for LB, U, S in sets:
@@ -154,6 +156,17 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
             UB = best[0]
             if branchable:
                 LB = max(LB, min(open_bound, UB))
+        if LB < UB and (deadline is None or time.perf_counter() < deadline):
+            # before the restricted models: exact-fit swaps from S's best plan (a group a few
+            # people above the floor sheds them only by trading a few units for a few)
+            start = best[1] if set(best[1]) == set(S) else found.get(S)
+            if start is not None:
+                plan = fit_plan(d, S, start, deadline)
+                val = checked_moved(d, plan, S, "the exact-fit swaps")
+                log.append({"owners": S, "fit": val})
+                if val < best[0]:
+                    best = (val, plan)
+                UB = best[0]
         if LB >= UB:
             bounds[S] = UB
             continue
