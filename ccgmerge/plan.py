@@ -422,6 +422,24 @@ class Plan:
             d["assignment"] = self.assignment.to_dict()
         return d
 
+    # The two methods below are the only places a base module reaches the pictures layer: thin,
+    # lazy delegations (as pandas' DataFrame.plot delegates to pandas.plotting), so that
+    # ``plan.explore()`` works in a notebook; tests/test_architecture.py allows exactly these.
+    def to_geodataframe(self, boundaries=None, **kw):
+        """The plan as a GeoDataFrame in British National Grid: one row per group, or per unit
+        with ``units=True`` (:func:`ccgmerge.plots.plan_geodataframe`; needs geopandas and the
+        boundary files)."""
+        from ccgmerge.plots import plan_geodataframe
+
+        return plan_geodataframe(self, boundaries, **kw)
+
+    def explore(self, boundaries=None, **kw):
+        """An interactive folium map of the plan for a notebook, a tooltip per group
+        (:func:`ccgmerge.plots.explore`; ``pip install "ccgmerge[report]"``)."""
+        from ccgmerge.plots import explore
+
+        return explore(self, boundaries, **kw)
+
     def to_json(self, path: str | Path | None = None) -> str:
         """The JSON summary (:meth:`to_dict`); written to ``path`` atomically when given
         (a temporary file, synced, then renamed: a full disk never leaves it cut short)."""

@@ -475,3 +475,17 @@ def test_long_given_title_never_runs_into_the_key(tmp_path, synthetic_plan):
     fig = plot_plan_map(synthetic_plan, tmp_path / "t.png", dpi=40, title=long)
     _assert_apart(fig)
     assert fig.axes[0].get_title(loc="left").split() == long.split()  # rewrapped, no word lost
+
+
+def test_plan_to_geodataframe_and_explore_delegate_to_the_pictures():
+    """``plan.to_geodataframe()`` and ``plan.explore()`` (for notebooks) give what
+    ``ccgmerge.plots`` gives: one row per group in British National Grid, a Leaflet map."""
+    from ccgmerge import Scenario, load_ccg2013, solve
+    from ccgmerge.plots import plan_geodataframe
+
+    plan = solve(load_ccg2013(), Scenario(floor=300_000, coterminosity="aligned"))
+    gdf = plan.to_geodataframe()
+    assert len(gdf) == len(plan.groups) == 101 and gdf.crs.to_epsg() == 27700
+    assert gdf.drop(columns="geometry").equals(plan_geodataframe(plan).drop(columns="geometry"))
+    html = plan.explore(tiles=None).get_root().render()
+    assert "L.map" in html and "NHS West Kent" in html
