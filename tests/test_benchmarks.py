@@ -115,3 +115,52 @@ def test_england_case_attaches_an_hwb_below_the_floor():
     assert out["status"] == "optimal" and out["objective"] == 0 and out["bound"] == 0
     assert att["penalised_objective"] == out["attach_noncoterminous"] == 2264
     assert out["orphan_pieces"] == [{"population": 2264, "units": 1}]
+
+
+SMALL_HWBS = ("E06000005", "E06000053", "E09000001")  # Darlington; the Isles of Scilly and the City of London (attached)
+SAME_FIELDS = ("status", "checked", "objective", "bound", "gap", "groups", "moved", "fingerprint", "instance", "n_units",
+               "n_edges", "floor", "stage", "attach_noncoterminous", "orphan_pieces", "time_limit", "family", "case_spec")
+
+
+def test_batch_runner_gives_the_records_of_isolated_runs(tmp_path):
+    """The England group runs in one child process by default (imports and
+    LSOA tables loaded once); each HWB's record has the figures and fields of
+    an isolated run of the same case."""
+    _need_real_data()
+    cases = [suite.registry()[f"england_lsoa_100k/{h}"] for h in SMALL_HWBS]
+    iso = suite.run(cases, [suite.Variant()], tmp_path / "iso", isolate=True, quiet=True, write=False)
+    bat = suite.run(cases, [suite.Variant()], tmp_path / "bat", quiet=True, write=False)
+    assert [r["case"] for r in bat] == [c.name for c in cases]
+    ids = {r["batch"]["id"] for r in bat}
+    assert len(ids) == 1 and all(r["runner_mode"] == "batch" for r in bat)
+    assert all(r["runner_mode"] == "isolated" and "batch" not in r for r in iso)
+    for a, b in zip(iso, bat):
+        assert not b["killed"] and b["status"] == "optimal", b.get("error")
+        assert set(a) - set(b) == set(), set(a) - set(b)  # every field of an isolated record
+        for k in SAME_FIELDS:
+            assert a.get(k) == b.get(k), (a["case"], k, a.get(k), b.get(k))
+        strip = [(s["sub"], s["status"], s["objective"], s["bound"], s.get("chosen")) for s in a.get("attach_subsolves", [])]
+        assert strip == [(s["sub"], s["status"], s["objective"], s["bound"], s.get("chosen"))
+                         for s in b.get("attach_subsolves", [])]
+        assert json.loads((tmp_path / "bat" / "runs" / f"england_lsoa_100k_{a['case'].split('/')[1]}__cbc.json").read_text()) == b
+    # imports are paid once; the process walls add up to the batch's wall
+    assert bat[0]["import_seconds"] > 0 and all(r["import_seconds"] == 0 for r in bat[1:])
+    b = bat[0]["batch"]
+    assert b["size"] == 3 and b["finished"] == 3 and b["returncode"] == 0
+    assert abs(sum(r["process_wall"] for r in bat) - b["wall_seconds"]) < 1.0
+    assert not list((tmp_path / "bat" / "runs").glob(".batch-*"))  # the work folder is removed
+    e = suite.england_summary(bat)
+    assert e["wall_seconds"] == round(b["group_wall_seconds"], 1) and e["runner"] == {"batch": 3} and e["proven"] == 3
+
+
+def test_batch_runner_records_cases_of_a_dead_batch(tmp_path):
+    """A batch child that dies (here: no memory to import anything) leaves
+    every case it did not finish recorded, killed, with the reason."""
+    cases = [suite.registry()[f"england_lsoa_100k/{h}"] for h in SMALL_HWBS[:2]] if has_real_data() else [
+        suite.registry()["synthetic-100-180k"], suite.registry()["synthetic-300-180k"]]
+    from benchmarks.batch import run_batch
+
+    recs = run_batch(cases, suite.Variant(), tmp_path, memory_mib=40, fallback="killed")
+    assert [r["status"] for r in recs] == ["killed", "killed"]
+    assert all("exited" in r["batch_fallback"] and r["batch"]["finished"] == 0 for r in recs)
+    assert {p.name for p in (tmp_path / "runs").glob("*.json")} == {f"{suite._safe(c.name)}__cbc.json" for c in cases}
