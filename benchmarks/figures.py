@@ -101,7 +101,7 @@ def render(rows: list[dict]) -> str:
         if fam == "real_lsoa_england":
             # 152 HWBs: the totals and the ten longest runs (process wall, attach sub-solves included), not 152 rows
             procs = [float(r["process_wall"]) for r in rs if r["process_wall"] not in ("", "None")]
-            note += (f" Process wall summed over the HWBs (each HWB in its own process): {sum(procs):,.0f} s. "
+            note += (f" Process walls summed over the HWBs (the whole run, imports and loading included): {sum(procs):,.0f} s. "
                      "The ten longest runs by process wall:")
             rs = sorted(rs, key=lambda r: -float(r["process_wall"] or 0))[:10]
         lines += [f"### {FAMILY_TITLES.get(fam, fam)}", "", note, "",
