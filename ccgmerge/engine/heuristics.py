@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from ccgmerge.instance import Instance
 from ccgmerge.scenario import Coterminosity, Scenario
 
-__all__ = ["greedy_merge", "merge_until_viable"]
+__all__ = ["greedy_merge", "aligned_greedy_merge", "merge_until_viable"]
 
 
 def merge_until_viable(groups: Sequence[Sequence[int]], nb, pop, floor: float,
@@ -89,3 +89,70 @@ def greedy_merge(inst: Instance, scenario: Scenario, units: Sequence[int] | None
         return not (apart and any((u, v) in apart for u in g for v in h))
 
     return merge_until_viable([[u] for u in units], inst.neighbours, pop, scenario.floor_population, admissible)
+
+
+def aligned_greedy_merge(inst: Instance, scenario: Scenario, units: Sequence[int] | None = None) -> list[list[int]] | None:
+    """A plan in ``aligned`` mode, or None when the greedy rule gets stuck.
+
+    It starts from the connected pieces of each baseline group inside each main
+    HWB (so that few people move; units locked alone, and seeds that would break
+    the ceiling, the unit cap or an ``apart`` lock, start on their own) and merges
+    the smallest group below the floor into its smallest admissible neighbour, as
+    :func:`greedy_merge` does. A merge is admissible when the union lies in one
+    main HWB or holds every unit of each main HWB it touches (a union of whole
+    HWBs, the ``aligned`` rule), besides the rules :func:`greedy_merge` applies.
+    ``together`` locks are not handled (None).
+
+    Two HWBs ``X = {A, B}`` and ``Y = {C}`` on the path ``A - B - C``, floor 100:
+    ``C`` (70) can only join the whole of ``X``.
+
+    >>> import pandas as pd
+    >>> from ccgmerge import Instance, Scenario
+    >>> inst = Instance.from_frames(
+    ...     pd.DataFrame({"code": list("ABC"), "population": [60, 50, 70]}), None,
+    ...     pd.DataFrame({"unit": list("ABC"), "area": ["X", "X", "Y"], "population": [60, 50, 70]}),
+    ...     pd.DataFrame({"a": ["A", "B"], "b": ["B", "C"]}), warn=False)
+    >>> aligned_greedy_merge(inst, Scenario(floor=100, coterminosity="aligned"))
+    [[0, 1, 2]]
+    """
+    from collections import Counter
+
+    from ccgmerge.engine.subsets import connected_pieces
+
+    if scenario.together:
+        return None
+    units = sorted(range(inst.n_units) if units is None else units)
+    pop = inst.population
+    if scenario.ceiling is not None and any(int(pop[u]) > scenario.ceiling for u in units):
+        return None
+    main = inst.main_area_index
+    whole = Counter(int(main[u]) for u in range(inst.n_units))
+    alone = {inst.index[c] for c in scenario.alone if c in inst.index}
+    apart = {(inst.index[a], inst.index[b]) for a, b in scenario.apart if a in inst.index and b in inst.index}
+    apart |= {(b, a) for a, b in apart}
+
+    def fits(g: list[int]) -> bool:
+        if scenario.ceiling is not None and int(pop[g].sum()) > scenario.ceiling:
+            return False
+        if scenario.max_units is not None and len(g) > scenario.max_units:
+            return False
+        if any(u in alone for u in g) and len(g) > 1:
+            return False
+        return not (apart and any((u, v) in apart for u in g for v in g))
+
+    seeds: dict[tuple, list[int]] = {}
+    for u in units:
+        seeds.setdefault((inst.baseline_codes[u], int(main[u])), []).append(u)
+    start: list[list[int]] = []
+    for members in seeds.values():
+        for piece in connected_pieces(inst.neighbours, members):
+            start += [sorted(piece)] if fits(sorted(piece)) else [[u] for u in piece]
+
+    def admissible(g: list[int], h: list[int]) -> bool:
+        gh = g + h
+        if not fits(gh):
+            return False
+        areas = Counter(int(main[u]) for u in gh)
+        return len(areas) == 1 or all(n == whole[a] for a, n in areas.items())
+
+    return merge_until_viable(start, inst.neighbours, pop, scenario.floor_population, admissible)

@@ -35,7 +35,7 @@ from ccgmerge.engine.backends import SolverOptions, kill_time, solver_version
 from ccgmerge.engine.formulations import FORMULATIONS, NAMES
 from ccgmerge.engine.formulations.base import Block, BlockResult, SolveContext, limit_rhs
 from ccgmerge.engine.explain import infeasibility_suggestion
-from ccgmerge.engine.heuristics import greedy_merge
+from ccgmerge.engine.heuristics import aligned_greedy_merge, greedy_merge
 from ccgmerge.engine.preprocess import preprocess
 from ccgmerge.engine.subsets import CandidateLimitError
 from ccgmerge.errors import ScenarioError, SolverError
@@ -43,7 +43,7 @@ from ccgmerge.instance import Instance
 from ccgmerge.metrics import objective_value, plan_metrics
 from ccgmerge.plan import Infeasibility, Plan, Status
 from ccgmerge.rules import RULES, limits_met, partition_ok
-from ccgmerge.scenario import Scenario
+from ccgmerge.scenario import Coterminosity, Scenario
 
 __all__ = ["solve"]
 
@@ -56,7 +56,8 @@ def _greedy_fallback(inst: Instance, block: Block, scenario: Scenario, res: Bloc
     (if any) kept. The assembled plan is checked like any other, so a greedy
     plan that breaks a rule the heuristic does not handle (limits) leaves the
     plan without a passing verdict, hence NO_SOLUTION."""
-    groups = greedy_merge(inst, scenario, block.units)
+    aligned = scenario.coterminosity is Coterminosity.ALIGNED
+    groups = (aligned_greedy_merge if aligned else greedy_merge)(inst, scenario, block.units)
     if groups is None:
         return res
     why = "within the time limit" if timed else "(the solver stopped without one)"
