@@ -1363,3 +1363,16 @@ def test_run_bound_counts_the_objective_constant(solver):
     p += x - y <= 1.5
     out = run(p, SolverOptions(solver=solver), 10, integral=True)
     assert out.status is Status.OPTIMAL and out.objective == 108 and out.bound == 108, out
+
+
+def test_aligned_greedy_merges_whole_hwbs_when_the_baseline_seeds_get_stuck():
+    """``A(120) - B(110) - C(30)``, HWBs X = {A, B} and Y = {C}, floor 100: from the baseline
+    seeds C can only join B, which is not the whole of X, so the first pass is stuck; the
+    second pass starts from whole HWB pieces and gives X + Y, a union of whole HWBs."""
+    from ccgmerge.engine.heuristics import aligned_greedy_merge
+
+    inst = build([120, 110, 30], [(0, 1), (1, 2)], [(0, "X", 120), (1, "X", 110), (2, "Y", 30)])
+    sc = Scenario(floor=100, coterminosity="aligned")
+    plan = aligned_greedy_merge(inst, sc)
+    assert plan == [[0, 1, 2]] and check_plan(inst, plan, sc).ok
+    assert solve(inst, sc).status is Status.OPTIMAL

@@ -96,7 +96,8 @@ def aligned_greedy_merge(inst: Instance, scenario: Scenario, units: Sequence[int
 
     It starts from the connected pieces of each baseline group inside each main
     HWB (so that few people move; units locked alone, and seeds that would break
-    the ceiling, the unit cap or an ``apart`` lock, start on their own) and merges
+    the ceiling, the unit cap or an ``apart`` lock, start on their own; if that
+    gets stuck, from the connected pieces of each HWB) and merges
     the smallest group below the floor into its smallest admissible neighbour, as
     :func:`greedy_merge` does. A merge is admissible when the union lies in one
     main HWB or holds every unit of each main HWB it touches (a union of whole
@@ -140,14 +141,6 @@ def aligned_greedy_merge(inst: Instance, scenario: Scenario, units: Sequence[int
             return False
         return not (apart and any((u, v) in apart for u in g for v in g))
 
-    seeds: dict[tuple, list[int]] = {}
-    for u in units:
-        seeds.setdefault((inst.baseline_codes[u], int(main[u])), []).append(u)
-    start: list[list[int]] = []
-    for members in seeds.values():
-        for piece in connected_pieces(inst.neighbours, members):
-            start += [sorted(piece)] if fits(sorted(piece)) else [[u] for u in piece]
-
     def admissible(g: list[int], h: list[int]) -> bool:
         gh = g + h
         if not fits(gh):
@@ -155,4 +148,17 @@ def aligned_greedy_merge(inst: Instance, scenario: Scenario, units: Sequence[int
         areas = Counter(int(main[u]) for u in gh)
         return len(areas) == 1 or all(n == whole[a] for a, n in areas.items())
 
-    return merge_until_viable(start, inst.neighbours, pop, scenario.floor_population, admissible)
+    def seeded(key) -> list[list[int]] | None:
+        seeds: dict[tuple, list[int]] = {}
+        for u in units:
+            seeds.setdefault(key(u), []).append(u)
+        start: list[list[int]] = []
+        for members in seeds.values():
+            for piece in connected_pieces(inst.neighbours, members):
+                start += [sorted(piece)] if fits(sorted(piece)) else [[u] for u in piece]
+        return merge_until_viable(start, inst.neighbours, pop, scenario.floor_population, admissible)
+
+    # first the baseline groups' pieces inside each HWB; when that gets stuck (a small HWB whose
+    # neighbours are already split into viable groups), the HWBs' own pieces, which merge whole
+    return (seeded(lambda u: (inst.baseline_codes[u], int(main[u])))
+            or seeded(lambda u: int(main[u])))
