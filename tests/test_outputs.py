@@ -18,12 +18,9 @@ straddling two of them::
 from __future__ import annotations
 
 import json
-import networkx as nx
-import numpy as np
 import pandas as pd
 import pytest
 
-from ccgmerge.check import check_plan
 from ccgmerge.engine.formulations import FORMULATIONS
 from ccgmerge.engine.formulations.base import BlockResult
 from ccgmerge.engine.solve import solve
@@ -33,6 +30,7 @@ from ccgmerge.plan import GROUP_COLUMNS, UNIT_COLUMNS, Plan, Status, names_by_co
 from ccgmerge.rules import aligned_ok
 from ccgmerge.scenario import Scenario
 from ccgmerge.data.synthetic import generate
+from plans import moved_border_plan, plan_of
 
 
 # --------------------------------------------------------------------------- helpers
@@ -49,14 +47,6 @@ def line() -> Instance:
     areas = pd.DataFrame({"code": list("XYZ"), "name": ["Xshire", "Yborough", "Zton"], "population": [100, 50, 30]})
     membership = pd.DataFrame({"unit": list("ABCD"), "area": list("XXYZ"), "population": [60, 40, 50, 30]})
     return Instance.from_frames(units, areas, membership, [("A", "B"), ("B", "C"), ("C", "D")], warn=False)
-
-
-def plan_of(inst: Instance, groups, scenario: Scenario) -> Plan:
-    """A checked plan with the given groups (no solve)."""
-    groups = tuple(tuple(inst.positions(list(g))) if isinstance(g, str) else tuple(g) for g in groups)
-    verdict = check_plan(inst, [list(g) for g in groups], scenario)
-    assert verdict.ok, verdict
-    return Plan(inst, scenario, Status.FEASIBLE, groups, verdict=verdict, formulation="test")
 
 
 def set_partitions(items):
@@ -215,26 +205,6 @@ def kent(data_path):
     from ccgmerge.data import load_lsoa2013
 
     return load_lsoa2013(data_path, hwbs=["E10000016"], warn=False)
-
-
-def moved_border_plan(inst: Instance, n_moves: int, scenario: Scenario) -> Plan:
-    """The units in their baseline groups with ``n_moves`` border units moved to a neighbouring
-    group (each move keeping both groups connected): an LSOA plan with a baseline, without a solve."""
-    base = np.array(inst.baseline_codes)
-    label = base.copy()
-    g = inst.adjacency_graph()
-    codes = list(inst.unit_codes)
-    moved = 0
-    for a, b in inst.edges:
-        if moved == n_moves:
-            break
-        if label[a] != label[b] and label[a] == base[a] and label[b] == base[b]:
-            rest = [codes[i] for i in np.flatnonzero(label == label[a]) if i != a]
-            if rest and nx.is_connected(g.subgraph(rest)):
-                label[a] = label[b]
-                moved += 1
-    groups = [tuple(int(i) for i in np.flatnonzero(label == c)) for c in sorted(set(label))]
-    return plan_of(inst, groups, scenario)
 
 
 def test_lsoa_plan_csv_has_baselines_and_moved_flags(kent, tmp_path):

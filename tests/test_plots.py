@@ -297,29 +297,11 @@ def test_lonlat_to_bng_matches_pyproj():
 def kent_plan(data_path):
     """The 902 LSOAs of Kent in their 2013 CCGs, with a few border LSOAs moved to a neighbouring CCG's group
     (each move keeps both groups connected): an LSOA plan with a baseline, without a 30 s solve."""
-    import networkx as nx
-
-    from ccgmerge.check import check_plan
     from ccgmerge.data import load_lsoa2013
-    from ccgmerge.plan import Plan, Status
+    from plans import moved_border_plan
 
     inst = load_lsoa2013(data_path, hwbs=["E10000016"])
-    base = np.array(inst.baseline_codes)
-    label = base.copy()
-    g = inst.adjacency_graph()
-    codes = list(inst.unit_codes)
-    moved = 0
-    for a, b in inst.edges:
-        if moved == 12:
-            break
-        if label[a] != label[b] and label[a] == base[a] and label[b] == base[b]:
-            rest = [codes[i] for i in np.flatnonzero(label == label[a]) if i != a]
-            if rest and nx.is_connected(g.subgraph(rest)):
-                label[a] = label[b]
-                moved += 1
-    groups = [tuple(int(i) for i in np.flatnonzero(label == c)) for c in sorted(set(label))]
-    sc = Scenario(floor=1, objective="moved")
-    plan = Plan(inst, sc, Status.FEASIBLE, tuple(groups), verdict=check_plan(inst, groups, sc), formulation="test")
+    plan = moved_border_plan(inst, 12, Scenario(floor=1, objective="moved"))
     assert plan.ok and plan.metrics["moved"] > 0
     return plan
 
