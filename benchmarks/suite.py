@@ -57,7 +57,8 @@ __all__ = [
 # ---------------------------------------------------------------------------
 # constants
 # ---------------------------------------------------------------------------
-FAMILIES = ("real_ccg2013", "real_lsoa", "real_lsoa_england", "real_icb2022", "synthetic", "peer_spopt")
+FAMILIES = ("real_ccg2013", "real_lsoa", "real_lsoa_england", "real_area_team", "real_region", "real_england",
+            "real_icb2022", "synthetic", "peer_spopt")
 CCG_FLOORS = (100_000, 150_000, 200_000, 300_000, 500_000, 1_000_000)
 CCG_MODES = ("off", "nested", "aligned", "penalised")
 CCG_OBJECTIVES = ("merges", "moved", "noncoterminous", "split_areas")
@@ -73,6 +74,11 @@ LSOA_HWBS = {
     "kent": ("E10000016", "Kent (largest: 902 LSOAs, 7 CCGs, 1.48m)"),
 }
 DEFAULT_TIME_LIMIT = 120.0
+#: real_area_team: the 2013 area teams with at most this many CCGs (24 of 25; London has 32).
+AREA_TEAM_MAX_CCGS = 12
+AREA_MODES = ("off", "nested", "aligned")
+#: real_region: the three 2013 commissioning regions of the issue (London is an area team too large for it).
+REGIONS = ("E40000001", "E40000002", "E40000004")
 #: Per HWB in real_lsoa_england: 152 HWBs within the 30-minute target.
 ENGLAND_TIME_LIMIT = 30.0
 DEFAULT_MARGIN = 60.0
@@ -232,6 +238,17 @@ def parse_variants(items: list[str] | None) -> list[Variant]:
 # ---------------------------------------------------------------------------
 # registry
 # ---------------------------------------------------------------------------
+def _nhs_areas() -> list[tuple[str, str, str, int, int]]:
+    """(code, name, level, CCGs, HWBs) of the 2013 regions and area teams (empty without the data)."""
+    try:
+        from ccgmerge.data import list_nhs_areas
+
+        a = list_nhs_areas()
+    except Exception:
+        return []
+    return [(r.code, r.name, r.level, int(r.n_ccg), int(r.n_hwb)) for r in a.itertuples()]
+
+
 def _hwb_codes() -> list[tuple[str, str, int]]:
     """(code, name, population) of the 152 HWBs, from the data folder (empty if absent)."""
     try:
@@ -278,6 +295,28 @@ def registry() -> dict[str, Case]:
             time_limit=ENGLAND_TIME_LIMIT, slow=True, group="england_lsoa_100k",
             description=f"LSOAs of HWB {code} {name} (pop {pop:,}) at floor 100,000, nested, moved; "
                         "if infeasible, its pieces below the floor attached to a neighbouring HWB"))
+    # real_area_team / real_region / real_england: LSOAs of every HWB holding people of a 2013
+    # area team's or region's CCGs (or all of England), 250k, moved
+    for code, name, level, n_ccg, n_hwb in _nhs_areas():
+        if level == "area_team" and n_ccg <= AREA_TEAM_MAX_CCGS:
+            for mode in AREA_MODES:
+                cases.append(Case(
+                    name=f"area-{code}-moved-{mode}-250k", family="real_area_team", builder="lsoa_area",
+                    builder_kwargs=_kw(area=code), scenario=_kw(floor=250_000, coterminosity=mode, objective="moved"),
+                    time_limit=60.0, group=f"area_team_{mode}",
+                    description=f"LSOAs of the {n_hwb} HWBs of area team {name} ({n_ccg} CCGs), floor 250,000, "
+                                f"coterminosity {mode}, moved"))
+        if level == "region" and code in REGIONS:
+            cases.append(Case(
+                name=f"region-{code}-moved-off-250k", family="real_region", builder="lsoa_area",
+                builder_kwargs=_kw(area=code), scenario=_kw(floor=250_000, coterminosity="off", objective="moved"),
+                time_limit=600.0, description=f"LSOAs of the {n_hwb} HWBs of region {name} ({n_ccg} CCGs), "
+                                              "floor 250,000, coterminosity off, moved"))
+    for mode in ("off", "aligned"):
+        cases.append(Case(
+            name=f"england-lsoa-moved-{mode}-250k", family="real_england", builder="lsoa2013",
+            scenario=_kw(floor=250_000, coterminosity=mode, objective="moved"), time_limit=1800.0, slow=True,
+            description=f"All 32,844 LSOAs of England, floor 250,000, coterminosity {mode}, moved"))
     # real_icb2022
     for mode in ("off", "aligned"):
         cases.append(Case(
@@ -427,6 +466,10 @@ def build_instance(builder: str, kwargs: dict, seed: int = 0):
             from ccgmerge.data import load_lsoa2013
 
             return load_lsoa2013(warn=False, **kwargs)
+        if builder == "lsoa_area":
+            from ccgmerge.data import load_lsoa2013, nhs_area_hwbs
+
+            return load_lsoa2013(hwbs=nhs_area_hwbs(kwargs["area"]), warn=False)
         if builder == "lsoa_units":
             from ccgmerge.data import load_lsoa_units
 
@@ -440,7 +483,7 @@ def build_instance(builder: str, kwargs: dict, seed: int = 0):
     raise ValueError(f"unknown builder {builder!r}; known: {', '.join(BUILDERS)}")
 
 
-BUILDERS = ("ccg2013", "lsoa2013", "lsoa_units", "synthetic")
+BUILDERS = ("ccg2013", "lsoa2013", "lsoa_area", "lsoa_units", "synthetic")
 
 _NUM = r"([0-9]+(?:\.[0-9]+)?)"
 

@@ -53,7 +53,7 @@ from ccgmerge.data.ccg2013 import load_ccg2013
 from ccgmerge.data.configurations import configuration_names, load_configuration
 from ccgmerge.data.geo import from_geodataframe
 from ccgmerge.data.lsoa import load_lsoa2013, load_lsoa_units, lsoa_unit_levels
-from ccgmerge.data.names import list_ccgs, list_hwbs, resolve_ccgs, resolve_hwbs
+from ccgmerge.data.names import list_ccgs, list_hwbs, list_nhs_areas, nhs_area_hwbs, resolve_ccgs, resolve_hwbs
 from ccgmerge.data.paths import data_dir, data_locations, geometry_file, has_real_data, packaged_data_dir
 from ccgmerge.data.tables import from_csv, from_folder, to_csv
 
@@ -78,5 +78,7 @@ __all__ = [
     "list_hwbs",
     "list_ccgs",
     "resolve_hwbs",
+    "list_nhs_areas",
+    "nhs_area_hwbs",
     "resolve_ccgs",
 ]

@@ -45,7 +45,7 @@ import pandas as pd
 from ccgmerge.data.paths import data_dir, read_data_file
 from ccgmerge.errors import ValidationError, format_items
 
-__all__ = ["resolve_hwbs", "resolve_ccgs", "list_hwbs", "list_ccgs", "resolve_codes"]
+__all__ = ["resolve_hwbs", "resolve_ccgs", "list_hwbs", "list_ccgs", "resolve_codes", "list_nhs_areas", "nhs_area_hwbs"]
 
 
 def list_hwbs(data: str | os.PathLike | None = None) -> pd.DataFrame:
@@ -198,3 +198,48 @@ def resolve_ccgs(values: Iterable[str] | str, data: str | os.PathLike | None = N
     """
     return resolve_codes(values, list_ccgs(data), what="ccgs", noun="2013 CCG", aliases=["ons_code"],
                          listing="ccgmerge.data.list_ccgs()")
+
+
+def list_nhs_areas(data: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The 2013 NHS commissioning regions (4) and area teams (25), with the HWBs that hold their people.
+
+    Columns: ``code`` (E40 region, E39 area team), ``name``, ``level`` (``region`` or ``area_team``),
+    ``n_ccg`` (its 2013 CCGs), ``hwbs`` (sorted codes of every HWB holding people of those CCGs,
+    from ``ccg2013_hwb_membership.csv``) and ``n_hwb``. Loading the LSOAs of ``hwbs`` gives the
+    benchmark suite's regional instances.
+
+    >>> areas = list_nhs_areas().set_index("code")
+    >>> row = areas.loc["E39000002"]
+    >>> row["name"], int(row["n_ccg"]), int(row["n_hwb"])
+    ('Durham, Darlington and Tees', 5, 6)
+    >>> int(areas.loc["E40000004", "n_hwb"]), int((areas["level"] == "area_team").sum())
+    (34, 25)
+    """
+    d = data_dir(data)
+    u = read_data_file(d, "ccg2013_units.csv", dtype=str)
+    m = read_data_file(d, "ccg2013_hwb_membership.csv", dtype=str)
+    hwbs_of = m.groupby("ccg_code")["hwb_code"].apply(set).to_dict()
+    rows = []
+    for level, key in (("region", "region"), ("area_team", "area_team")):
+        for code, g in u.groupby(f"{key}_code", sort=True):
+            held = sorted(set().union(*(hwbs_of.get(c, set()) for c in g["ccg_code"])))
+            rows.append((code, g[f"{key}_name"].iloc[0], level, len(g), held, len(held)))
+    return pd.DataFrame(rows, columns=["code", "name", "level", "n_ccg", "hwbs", "n_hwb"])
+
+
+def nhs_area_hwbs(area: str, data: str | os.PathLike | None = None) -> list[str]:
+    """The HWB codes holding people of a 2013 NHS region or area team (code or name): what
+    ``load_lsoa2013(hwbs=...)`` takes to regroup that area's LSOAs.
+
+    Raises
+    ------
+    ValidationError
+        An unknown or ambiguous region or area team, with the closest names.
+
+    >>> nhs_area_hwbs("Durham, Darlington and Tees")
+    ['E06000001', 'E06000002', 'E06000003', 'E06000004', 'E06000005', 'E06000047']
+    """
+    areas = list_nhs_areas(data)
+    code = resolve_codes(area, areas, what="area", noun="NHS region or area team",
+                         listing="ccgmerge.data.names.list_nhs_areas()")[0]
+    return list(areas.loc[areas["code"] == code, "hwbs"].iloc[0])

@@ -11,6 +11,7 @@ module                    name             what it solves
 :mod:`.aligned`           packing          aligned mode: packing with a split-HWB search
 :mod:`.packing`           packing          minimal viable groups, packed (off, nested)
 :mod:`.partition`         partition        set partitioning over unsplittable groups
+:mod:`.unions`            labelled         realignment in aligned/nested mode: whole-HWB unions, realign inside
 :mod:`.labelled`          labelled         realignment from a baseline (the realign engine)
 :mod:`.trivial`           trivial          fewest split HWBs: one group per block
 :mod:`.compact`           compact          the assignment model, exact for everything
@@ -21,7 +22,7 @@ module                    name             what it solves
 Examples
 --------
 >>> [f.name for f in FORMULATIONS]
-['packing', 'packing', 'packing', 'partition', 'labelled', 'trivial', 'compact']
+['packing', 'packing', 'packing', 'partition', 'labelled', 'labelled', 'trivial', 'compact']
 >>> import ccgmerge.data.synthetic as syn
 >>> from ccgmerge.scenario import Scenario
 >>> why_not_exact("labelled", syn.generate(20, seed=2), Scenario(floor=300_000))
@@ -37,13 +38,14 @@ from ccgmerge.engine.formulations.labelled import LABELLED
 from ccgmerge.engine.formulations.packing import PACKING
 from ccgmerge.engine.formulations.partition import PARTITION
 from ccgmerge.engine.formulations.trivial import COARSEST, TRIVIAL
+from ccgmerge.engine.formulations.unions import UNIONS
 from ccgmerge.instance import Instance
 from ccgmerge.scenario import Scenario
 
 __all__ = ["FORMULATIONS", "NAMES", "why_not_exact", "Formulation"]
 
 #: the formulations in the order they are tried on each block
-FORMULATIONS: tuple[Formulation, ...] = (TRIVIAL, ALIGNED, PACKING, PARTITION, LABELLED, COARSEST, COMPACT)
+FORMULATIONS: tuple[Formulation, ...] = (TRIVIAL, ALIGNED, PACKING, PARTITION, UNIONS, LABELLED, COARSEST, COMPACT)
 
 #: what ``solve(formulation=...)`` accepts
 NAMES: tuple[str, ...] = ("auto", "packing", "partition", "labelled", "compact")
@@ -52,9 +54,10 @@ NAMES: tuple[str, ...] = ("auto", "packing", "partition", "labelled", "compact")
 def why_not_exact(name: str, instance: Instance, scenario: Scenario) -> str | None:
     """None when the formulation called ``name`` is exact for the scenario; else why not.
 
-    For a name shared by several entries (``packing``), they share one condition.
+    For a name shared by several entries (``packing``, ``labelled``), None when any of them is exact,
+    else their reasons.
     """
-    for f in FORMULATIONS:
-        if f.name == name:
-            return f.why_not_exact(instance, scenario)
+    reasons = [f.why_not_exact(instance, scenario) for f in FORMULATIONS if f.name == name]
+    if reasons:
+        return None if None in reasons else "; ".join(dict.fromkeys(reasons))
     raise ValueError(f"unknown formulation {name!r}; known: {', '.join(NAMES[1:])}.")

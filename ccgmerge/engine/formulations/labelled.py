@@ -27,7 +27,8 @@ from ccgmerge.instance import Instance
 from ccgmerge.plan import Status
 from ccgmerge.scenario import Coterminosity, Objective, Scenario
 
-__all__ = ["LabelledData", "build_labelled", "add_label_separator_cuts", "solve_labelled", "Labelled", "LABELLED"]
+__all__ = ["LabelledData", "build_labelled", "add_label_separator_cuts", "solve_labelled", "moved_why_not_exact", "Labelled",
+           "LABELLED"]
 
 
 @dataclass
@@ -185,6 +186,16 @@ def solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: So
                                 f"time limit during cut rounds ({rounds} rounds)", len(prob.variables()), len(prob.constraints))
 
 
+def moved_why_not_exact(instance: Instance, scenario: Scenario) -> str | None:
+    """What the realign-based formulations need beyond the mode: the ``moved`` objective alone with a
+    baseline grouping, no ceiling, unit limit or limits, contiguity on (None when met)."""
+    if objective_names(scenario) != {Objective.MOVED} or instance.singleton_baseline:
+        return "an objective other than moved alone, or no baseline grouping"
+    if scenario.ceiling is not None or scenario.max_units is not None or not scenario.contiguity or scenario.limits:
+        return "a ceiling, a unit limit, contiguity off, or limits"
+    return None
+
+
 class Labelled(Formulation):
     """Boundary realignment from a baseline grouping (population moved)."""
 
@@ -193,10 +204,9 @@ class Labelled(Formulation):
                 "off/nested")
 
     def why_not_exact(self, instance, scenario):
-        if objective_names(scenario) != {Objective.MOVED} or instance.singleton_baseline:
-            return "an objective other than moved alone, or no baseline grouping"
-        if scenario.ceiling is not None or scenario.max_units is not None or not scenario.contiguity or scenario.limits:
-            return "a ceiling, a unit limit, contiguity off, or limits"
+        reason = moved_why_not_exact(instance, scenario)
+        if reason:
+            return reason
         # a unit locked alone may continue its baseline group instead of the label's group,
         # which the labelled model cannot see (the compact model can)
         base = instance.baseline_codes

@@ -115,7 +115,8 @@ class RealignData:
     block's adjacency ``nb[i]`` (within the block; in nested mode within one
     HWB piece) and the floor. ``cache`` holds the block's :class:`BlockGraph`
     once built (:meth:`graph`); a block with the same units and adjacency may
-    share it."""
+    share it. Labels in ``unownable`` own no group here (another part of the
+    plan continues them): their people all count as moved."""
 
     units: list[int]
     base: dict[int, int]
@@ -124,6 +125,7 @@ class RealignData:
     nb: dict[int, list[int]]
     floor: int
     cache: dict = field(default_factory=dict, repr=False, compare=False)
+    unownable: frozenset = frozenset()
 
     def label_pop(self) -> list[int]:
         out = [0] * self.n_labels
@@ -183,17 +185,18 @@ class RealignResult:
 
 
 def block_data(units: Sequence[int], base: dict[int, int], n_labels: int, pop: np.ndarray, nb: Sequence[Sequence[int]],
-               floor: int, piece: dict[int, int] | None = None) -> RealignData | None:
+               floor: int, piece: dict[int, int] | None = None, unownable: frozenset = frozenset()) -> RealignData | None:
     """The block as RealignData (edges inside the block, and in nested mode
     inside one HWB piece), or None when this module does not apply: the block
-    is not connected in that graph, or has more than MAX_LABELS baseline groups."""
+    is not connected in that graph, or has more than MAX_LABELS baseline groups
+    that may own a group (labels in ``unownable`` may not)."""
     inside = set(units)
     adj = {i: [j for j in nb[i] if j in inside and (piece is None or piece[i] == piece[j])] for i in units}
-    if not units or len({base[i] for i in units}) > MAX_LABELS:
+    if not units or len({base[i] for i in units} - set(unownable)) > MAX_LABELS:
         return None
     if len(connected_pieces(adj, units)) != 1:
         return None
-    return RealignData(sorted(units), dict(base), n_labels, pop, adj, int(floor))
+    return RealignData(sorted(units), dict(base), n_labels, pop, adj, int(floor), unownable=frozenset(unownable))
 
 
 def owner_sets(d: RealignData) -> list[tuple[int, int, tuple[int, ...]]]:
@@ -202,7 +205,7 @@ def owner_sets(d: RealignData) -> list[tuple[int, int, tuple[int, ...]]]:
         U(S) = Σ_{b ∉ S} pop(b),   LB(S) = max(U(S), Σ_{b ∈ S} max(0, floor - pop(b)))"""
     lp = d.label_pop()
     total = sum(lp)
-    L = [l for l in range(d.n_labels) if lp[l] > 0]
+    L = [l for l in range(d.n_labels) if lp[l] > 0 and l not in d.unownable]
     kmax = len(L) if d.floor <= 0 else min(len(L), total // d.floor)
     out = []
     for k in range(1, kmax + 1):
@@ -265,7 +268,7 @@ def wholesale_plan(d: RealignData) -> dict[int, list[int]] | None:
             per[d.base[i]] = per.get(d.base[i], 0) + int(d.pop[i])
         kept += [(p, l, k) for l, p in per.items()]
     owner: dict[int, int] = {}
-    used: set[int] = set()
+    used: set[int] = set(d.unownable)
     for p, l, k in sorted(kept, key=lambda e: (-e[0], e[1], e[2])):
         if k not in owner and l not in used:
             owner[k] = l

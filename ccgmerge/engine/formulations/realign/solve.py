@@ -52,8 +52,13 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
     lp = d.label_pop()
     sets = owner_sets(d)
     # a single group of everything, owned by its largest baseline group, is a plan
-    top = max(range(d.n_labels), key=lambda l: (lp[l], -l))
-    best: tuple[int, dict[int, list[int]]] = (total - lp[top], {top: sorted(d.units)})
+    # (owned by no one when every label is unownable: then it is optimal, everyone moves)
+    ownable = [l for l in range(d.n_labels) if l not in d.unownable]
+    top = max(ownable, key=lambda l: (lp[l], -l)) if ownable else -1
+    best: tuple[int, dict[int, list[int]]] = (total - (lp[top] if ownable else 0), {top: sorted(d.units)})
+    if not ownable and total >= d.floor:
+        return RealignResult([sorted(d.units)], Status.OPTIMAL, float(total), float(total),
+                             "realign: every label owned elsewhere, one group moving everyone")
     whole = wholesale_plan(d)
     if whole is not None and moved_of(d, whole) < best[0]:
         best = (moved_of(d, whole), whole)
