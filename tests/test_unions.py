@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -100,3 +102,41 @@ def test_durham_darlington_and_tees_aligned_is_proven(data_path):
     assert plan.status is Status.OPTIMAL and plan.ok
     assert plan.objective == plan.bound == 115_303
     assert UNIONS.why_not_exact(inst, Scenario(floor=250_000, coterminosity="aligned", objective="moved")) is None
+
+
+@pytest.fixture(scope="module")
+def no_realign_in_labelled():
+    """solve_labelled sees a realign engine that declines every block (unions keeps the real one)."""
+    import types
+
+    import ccgmerge.engine.formulations.labelled as labelled
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(labelled, "realign", types.SimpleNamespace(block_data=lambda *a, **k: None))
+    yield
+    mp.undo()
+
+
+@hsettings(40)
+@given(data=st.data())
+def test_labelled_model_cut_off_at_the_aligned_plan_matches_brute_force(data, no_realign_in_labelled):
+    """Off mode on a block the realign engine declines (as a block of more than
+    MAX_LABELS baseline groups is): the labelled model, cut off at the unions
+    search's aligned plan, still finds the brute-force optimum."""
+    case = data.draw(cases(baseline=True, min_units=4, max_units=7), label="case")
+    floor = _floor(data.draw, case)
+    assert_matches_brute(case.inst, Scenario(floor=floor, coterminosity="off", objective="moved"))
+
+
+def test_aligned_incumbent_is_an_off_plan(data_path):
+    """Thames Valley's ten HWBs (18 baseline groups: more than the realign engine
+    takes whole) in off mode: the aligned incumbent is a plan there too."""
+    from ccgmerge.check import check_plan
+    from ccgmerge.data import load_lsoa2013, nhs_area_hwbs
+    from ccgmerge.engine.formulations.labelled import aligned_incumbent
+
+    inst = load_lsoa2013(data_path, hwbs=nhs_area_hwbs("E39000024", data_path), warn=False)
+    sc = Scenario(floor=250_000, coterminosity="off", objective="moved")
+    res = aligned_incumbent(inst, Block(list(range(inst.n_units)), "all"), sc, SolverOptions(), None, run)
+    assert res is not None and check_plan(inst, res.groups, sc).ok
+    assert res.value == 702_608

@@ -37,7 +37,8 @@ from ccgmerge.scenario import Coterminosity, Objective, Scenario
 
 __all__ = ["Block", "BlockResult", "SolveContext", "Formulation", "objective_stages", "group_noncoterminous",
            "limit_rhs", "objective_names", "time_left", "StagePlan", "stage_plan", "lexicographic_penalty", "stage_cap",
-           "model_nonzeros", "too_late_to_build", "BUILD_SECONDS_PER_NONZERO", "WRITE_SECONDS_PER_NONZERO"]
+           "model_nonzeros", "too_late_to_build", "moved_why_not_exact", "BUILD_SECONDS_PER_NONZERO",
+           "WRITE_SECONDS_PER_NONZERO"]
 
 
 @dataclass
@@ -356,3 +357,13 @@ def limit_rhs(inst: Instance, scenario: Scenario, fixed: list[list[int]]) -> dic
         else:
             rhs[k] = eps
     return rhs
+
+
+def moved_why_not_exact(instance: Instance, scenario: Scenario) -> str | None:
+    """What the realign-based formulations need beyond the mode: the ``moved`` objective alone with a
+    baseline grouping, no ceiling, unit limit or limits, contiguity on (None when met)."""
+    if objective_names(scenario) != {Objective.MOVED} or instance.singleton_baseline:
+        return "an objective other than moved alone, or no baseline grouping"
+    if scenario.ceiling is not None or scenario.max_units is not None or not scenario.contiguity or scenario.limits:
+        return "a ceiling, a unit limit, contiguity off, or limits"
+    return None

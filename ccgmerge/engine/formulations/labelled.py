@@ -19,16 +19,17 @@ import numpy as np
 import pulp
 
 from ccgmerge.engine.formulations import realign
-from ccgmerge.engine.formulations.base import (Block, BlockResult, Formulation, SolveContext, objective_names,
+from ccgmerge.engine.formulations.base import (Block, BlockResult, Formulation, SolveContext, moved_why_not_exact,
                                                time_left)
+from ccgmerge.engine.formulations.unions import solve_unions
 from ccgmerge.engine.backends import SolverOptions
-from ccgmerge.engine.subsets import connected_pieces
+from ccgmerge.engine.subsets import CandidateLimitError, connected_pieces
 from ccgmerge.instance import Instance
 from ccgmerge.plan import Status
-from ccgmerge.scenario import Coterminosity, Objective, Scenario
+from ccgmerge.scenario import Coterminosity, Scenario
 
-__all__ = ["LabelledData", "build_labelled", "add_label_separator_cuts", "solve_labelled", "moved_why_not_exact", "Labelled",
-           "LABELLED"]
+__all__ = ["LabelledData", "build_labelled", "add_label_separator_cuts", "solve_labelled", "aligned_incumbent", "Labelled",
+           "LABELLED", "INCUMBENT_SHARE"]
 
 
 @dataclass
@@ -119,9 +120,30 @@ def add_label_separator_cuts(prob, x, d: LabelledData, groups: dict[int, list[in
     return added
 
 
+#: Share of the time left that an off-mode block the realign engine cannot take gives the
+#: unions search for an aligned plan, before the labelled model.
+INCUMBENT_SHARE = 0.3
+
+
+def aligned_incumbent(inst: Instance, block: Block, scenario: Scenario, options: SolverOptions, deadline,
+                      run) -> BlockResult | None:
+    """The best aligned plan of the block from :func:`~ccgmerge.engine.formulations.unions.solve_unions`
+    in at most :data:`INCUMBENT_SHARE` of the time left (an aligned plan is a plan in ``off`` mode too),
+    or None."""
+    left = time_left(deadline)
+    stop = None if left is None else time.perf_counter() + INCUMBENT_SHARE * left
+    try:
+        res = solve_unions(inst, block, scenario.replace(coterminosity="aligned"), options, stop, run)
+    except CandidateLimitError:
+        return None
+    return res if res.groups is not None else None
+
+
 def solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: SolverOptions, deadline,
                    run) -> BlockResult:
-    """The realign engine on a block without pair locks, else the labelled model with cut rounds."""
+    """The realign engine on a block without pair locks, else the labelled model with cut rounds
+    (in ``off`` mode without locks, from the aligned plan of :func:`aligned_incumbent`: the model
+    is cut off above it, and it is the block's plan when the model ends without one)."""
     t0 = time.perf_counter()
     idx = inst.index
     units = block.units
@@ -161,6 +183,21 @@ def solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: So
         piece=piece,
     )
     prob, x, _ = build_labelled(d)
+    total = int(inst.population[list(units)].sum())
+    inc = None
+    if scenario.coterminosity is Coterminosity.OFF and not (scenario.together or scenario.apart or scenario.alone):
+        inc = aligned_incumbent(inst, block, scenario, options, deadline, run)
+    if inc is not None:  # the model's objective is -kept = moved - total; the aligned plan meets the cut
+        prob += prob.objective <= inc.value - total, "aligned_cutoff"
+
+    def fallback(out, why):
+        if inc is None:
+            return BlockResult(None, Status.NO_SOLUTION, None, out.bound, "labelled", time.perf_counter() - t0, why,
+                               len(prob.variables()), len(prob.constraints))
+        return BlockResult(inc.groups, Status.FEASIBLE, inc.value - total, out.bound, "labelled", time.perf_counter() - t0,
+                           f"{why}; the aligned plan of the unions search ({inc.detail})", len(prob.variables()),
+                           len(prob.constraints))
+
     cuts, rounds = 0, 0
     while True:
         out = run(prob, options, time_left(deadline), integral=True)
@@ -168,8 +205,7 @@ def solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: So
             return BlockResult(None, Status.INFEASIBLE, None, None, "labelled", time.perf_counter() - t0, out.detail,
                                 len(prob.variables()), len(prob.constraints))
         if out.objective is None:
-            return BlockResult(None, Status.NO_SOLUTION, None, out.bound, "labelled", time.perf_counter() - t0, out.detail,
-                                len(prob.variables()), len(prob.constraints))
+            return fallback(out, out.detail)
         cur: dict[int, list[int]] = {}
         for (i, l), v in x.items():
             if v.varValue is not None and v.varValue > 0.5:
@@ -182,18 +218,7 @@ def solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: So
             return BlockResult(groups, out.status, out.objective, out.bound, "labelled", time.perf_counter() - t0,
                                 f"{out.detail}; {rounds} rounds, {cuts} separator cuts", len(prob.variables()), len(prob.constraints))
         if deadline is not None and time.perf_counter() > deadline:
-            return BlockResult(None, Status.NO_SOLUTION, None, out.bound, "labelled", time.perf_counter() - t0,
-                                f"time limit during cut rounds ({rounds} rounds)", len(prob.variables()), len(prob.constraints))
-
-
-def moved_why_not_exact(instance: Instance, scenario: Scenario) -> str | None:
-    """What the realign-based formulations need beyond the mode: the ``moved`` objective alone with a
-    baseline grouping, no ceiling, unit limit or limits, contiguity on (None when met)."""
-    if objective_names(scenario) != {Objective.MOVED} or instance.singleton_baseline:
-        return "an objective other than moved alone, or no baseline grouping"
-    if scenario.ceiling is not None or scenario.max_units is not None or not scenario.contiguity or scenario.limits:
-        return "a ceiling, a unit limit, contiguity off, or limits"
-    return None
+            return fallback(out, f"time limit during cut rounds ({rounds} rounds)")
 
 
 class Labelled(Formulation):

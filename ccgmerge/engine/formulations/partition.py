@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import Counter
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -40,9 +40,9 @@ from ccgmerge.engine.formulations.base import (Block, BlockResult, Formulation, 
                                                too_late_to_build)
 from ccgmerge.engine.backends import SolverOptions
 from ccgmerge.engine.heuristics import greedy_merge
-from ccgmerge.engine.splits import (BitGraph, bits, find_split, is_splittable, refine_unsplittable, to_mask,
+from ccgmerge.engine.splits import (BitGraph, find_split, is_splittable, refine_unsplittable, to_mask,
                                     unsplittable_sets)
-from ccgmerge.engine.subsets import CandidateLimitError, check_deadline
+from ccgmerge.engine.subsets import CandidateLimitError
 from ccgmerge.instance import Instance
 from ccgmerge.plan import Status
 from ccgmerge.scenario import Coterminosity, Objective, Scenario

@@ -45,8 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ccgmerge.engine.formulations import realign
-from ccgmerge.engine.formulations.base import Block, BlockResult, Formulation, SolveContext
-from ccgmerge.engine.formulations.labelled import moved_why_not_exact
+from ccgmerge.engine.formulations.base import Block, BlockResult, Formulation, SolveContext, moved_why_not_exact
 from ccgmerge.engine.subsets import CandidateLimitError, connected_pieces
 from ccgmerge.instance import Instance
 from ccgmerge.plan import Status
