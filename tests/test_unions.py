@@ -22,6 +22,7 @@ from ccgmerge.engine.backends import SolverOptions, run
 from ccgmerge.engine.formulations import realign
 from ccgmerge.engine.formulations.unions import UNIONS, structures, unions_data
 from ccgmerge.engine.formulations.base import Block
+from ccgmerge.engine.subsets import connected_pieces
 from ccgmerge.engine.solve import solve
 from ccgmerge.plan import Status
 from ccgmerge.scenario import Scenario
@@ -112,9 +113,44 @@ def no_realign_in_labelled():
     import ccgmerge.engine.formulations.labelled as labelled
 
     mp = pytest.MonkeyPatch()
-    mp.setattr(labelled, "realign", types.SimpleNamespace(block_data=lambda *a, **k: None))
+    mp.setattr(labelled, "realign", types.SimpleNamespace(block_data=lambda *a, **k: None, MAX_LABELS=16))
     yield
     mp.undo()
+
+
+@pytest.fixture(scope="module")
+def windows_in_labelled():
+    """solve_labelled sends every block of two or more baseline groups to solve_by_windows."""
+    import types
+
+    import ccgmerge.engine.formulations.labelled as labelled
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(labelled, "realign", types.SimpleNamespace(block_data=lambda *a, **k: None, MAX_LABELS=1))
+    yield
+    mp.undo()
+
+
+@hsettings(40)
+@given(data=st.data())
+def test_solve_by_windows_brackets_the_brute_force_optimum(data, windows_in_labelled):
+    """Off mode through solve_by_windows (windows, counting and cluster bounds, the labelled
+    model cut off at the plan): a checked plan never better than brute force, a bound never
+    above it, OPTIMAL only at the optimum."""
+    case = data.draw(cases(baseline=True, min_units=4, max_units=8), label="case")
+    floor = _floor(data.draw, case)
+    sc = Scenario(floor=floor, coterminosity="off", objective="moved")
+    b = brute_force(case.inst, sc)
+    plan = solve(case.inst, sc)
+    if not b.is_feasible:
+        assert plan.status is Status.INFEASIBLE
+        return
+    assert plan.ok and plan.groups is not None
+    best = b.stages[0]
+    assert plan.objective >= best - 1e-9
+    assert plan.bound is None or plan.bound <= best + 1e-9, (plan.bound, best, plan.subproblems)
+    if plan.status is Status.OPTIMAL:
+        assert abs(plan.objective - best) <= 1e-9
 
 
 @hsettings(40)
@@ -140,3 +176,54 @@ def test_aligned_incumbent_is_an_off_plan(data_path):
     res = aligned_incumbent(inst, Block(list(range(inst.n_units)), "all"), sc, SolverOptions(), None, run)
     assert res is not None and check_plan(inst, res.groups, sc).ok
     assert res.value == 702_608
+
+
+@hsettings(60)
+@given(data=st.data())
+def test_window_search_and_cluster_bound_bracket_the_brute_force_optimum(data):
+    """On tiny instances, clusters of one or two labels: the cluster bound never
+    exceeds the brute-force optimum, and the window search (windows of one or two
+    labels) returns a plan meeting the floor, connected, never worse than its start."""
+    from ccgmerge.engine.formulations import windows as win
+    from ccgmerge.metrics import plan_metrics
+
+    case = data.draw(cases(baseline=True, min_units=4, max_units=8), label="case")
+    floor = _floor(data.draw, case)
+    inst = case.inst
+    size = data.draw(st.integers(1, 2), label="size")
+    b = brute_force(inst, Scenario(floor=floor, objective="moved"))
+    units = list(range(inst.n_units))
+    if not b.is_feasible or len(connected_pieces(inst.neighbours, units)) != 1:
+        return
+    labs = sorted(set(inst.baseline_codes))
+    base = {i: labs.index(inst.baseline_codes[i]) for i in units}
+    best = b.stages[0]
+    bound, log = win.cluster_bound(units, base, len(labs), inst.population, inst.neighbours, floor, run,
+                                   SolverOptions(), None, size=size)
+    assert bound <= best + 1e-9, (bound, best, log)
+    plan, wlog = win.improve_by_windows(units, base, len(labs), inst.population, inst.neighbours, floor, None, run,
+                                        SolverOptions(), None, size=size)
+    assert plan is not None
+    groups = list(plan.values())
+    assert sorted(i for g in groups for i in g) == units
+    for g in groups:
+        assert len(connected_pieces(inst.neighbours, g)) == 1 and int(inst.population[g].sum()) >= floor
+    assert wlog["moved"] <= wlog["start"]
+    assert plan_metrics(inst, groups)["moved"] <= wlog["moved"] and wlog["moved"] >= best
+
+
+@hsettings(60)
+@given(data=st.data())
+def test_count_bound_never_exceeds_the_brute_force_optimum(data):
+    from ccgmerge.engine.formulations import windows as win
+
+    case = data.draw(cases(baseline=True, min_units=3, max_units=8), label="case")
+    floor = _floor(data.draw, case)
+    inst = case.inst
+    b = brute_force(inst, Scenario(floor=floor, objective="moved"))
+    if not b.is_feasible:
+        return
+    labs = sorted(set(inst.baseline_codes))
+    base = {i: labs.index(inst.baseline_codes[i]) for i in range(inst.n_units)}
+    bound = win.count_bound(list(range(inst.n_units)), base, inst.population, floor, run, SolverOptions(), None)
+    assert bound <= b.stages[0] + 1e-9, (bound, b.stages)

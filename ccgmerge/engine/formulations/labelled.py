@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pulp
 
-from ccgmerge.engine.formulations import realign
+from ccgmerge.engine.formulations import realign, windows
 from ccgmerge.engine.formulations.base import (Block, BlockResult, Formulation, SolveContext, moved_why_not_exact,
                                                time_left)
 from ccgmerge.engine.formulations.unions import solve_unions
@@ -28,8 +28,8 @@ from ccgmerge.instance import Instance
 from ccgmerge.plan import Status
 from ccgmerge.scenario import Coterminosity, Scenario
 
-__all__ = ["LabelledData", "build_labelled", "add_label_separator_cuts", "solve_labelled", "aligned_incumbent", "Labelled",
-           "LABELLED", "INCUMBENT_SHARE"]
+__all__ = ["LabelledData", "build_labelled", "add_label_separator_cuts", "solve_labelled", "aligned_incumbent", "solve_by_windows",
+           "Labelled", "LABELLED", "INCUMBENT_SHARE", "LABELLED_MODEL_MAX_PAIRS", "WINDOW_TIME_SHARE"]
 
 
 @dataclass
@@ -174,6 +174,9 @@ def solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: So
             rr = realign.solve_realign(rd, run, options, deadline)
             return BlockResult(rr.groups, rr.status, rr.value, rr.bound, "realign", time.perf_counter() - t0, rr.detail,
                                 rr.n_vars, rr.n_cons)
+        if (scenario.coterminosity is Coterminosity.OFF and not scenario.alone and len(labels) > realign.MAX_LABELS
+                and len(connected_pieces(inst.neighbours, units)) == 1):
+            return solve_by_windows(inst, block, scenario, options, deadline, run)
     labels = labels + [f"(new group {k + 1})" for k in range(n_new)]
     d = LabelledData(
         units=list(units), labels=labels, base={i: lab[inst.baseline_codes[i]] for i in units}, pop=inst.population,
@@ -219,6 +222,77 @@ def solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: So
                                 f"{out.detail}; {rounds} rounds, {cuts} separator cuts", len(prob.variables()), len(prob.constraints))
         if deadline is not None and time.perf_counter() > deadline:
             return fallback(out, f"time limit during cut rounds ({rounds} rounds)")
+
+
+#: Most unit-label pairs for which the labelled model is tried after the window search.
+LABELLED_MODEL_MAX_PAIRS = 100_000
+
+
+#: Share of the time left after the aligned plan that the window search takes (the cluster bound
+#: takes the rest, or on a small block half of it, the labelled model the other half).
+WINDOW_TIME_SHARE = 0.6
+
+
+def solve_by_windows(inst: Instance, block: Block, scenario: Scenario, options: SolverOptions, deadline,
+                     run) -> BlockResult:
+    """An off-mode block with more baseline groups than the realign engine takes whole: the
+    aligned plan of :func:`aligned_incumbent` (or the wholesale plan) improved by the window
+    search, then the cluster bound (both :mod:`~ccgmerge.engine.formulations.windows`); on a
+    block small enough (:data:`LABELLED_MODEL_MAX_PAIRS`), the labelled model cut off at the plan
+    may prove more. Values on the labelled model's scale (moved - total)."""
+    t0 = time.perf_counter()
+    units = block.units
+    labels = sorted({inst.baseline_codes[i] for i in units})
+    lab = {c: k for k, c in enumerate(labels)}
+    base = {i: lab[inst.baseline_codes[i]] for i in units}
+    pop = inst.population
+    F = scenario.floor_population
+    total = int(pop[list(units)].sum())
+    inc = aligned_incumbent(inst, block, scenario, options, deadline, run)
+    start = None if inc is None else windows.owned_plan(inc.groups, base, pop)
+    small = len(units) * (len(labels) + 1) <= LABELLED_MODEL_MAX_PAIRS
+    left = time_left(deadline)
+    stop = None if left is None else time.perf_counter() + WINDOW_TIME_SHARE * left
+    plan, log = windows.improve_by_windows(units, base, len(labels), pop, inst.neighbours, F, start, run, options, stop)
+    note = windows.window_note(log) + ("; from the aligned plan" if inc is not None else "; from the wholesale plan")
+    if plan is None:
+        return BlockResult(None, Status.NO_SOLUTION, None, None, "labelled", time.perf_counter() - t0, note)
+    left = time_left(deadline)
+    stop = None if left is None else time.perf_counter() + (0.5 if small else 1.0) * left
+    counted = windows.count_bound(units, base, pop, F, run, options, stop)
+    clustered, clog = windows.cluster_bound(units, base, len(labels), pop, inst.neighbours, F, run, options, stop)
+    lb = max(counted, clustered)
+    note += (f"; bound {lb:,.0f}: the larger of the counting bound {counted:,.0f} and the cluster bound "
+             f"{clustered:,.0f} ({len(clog)} clusters of at most {windows.CLUSTER_LABELS} baseline groups)")
+    groups = [g for _, g in sorted(plan.items())]
+    moved = log["moved"]
+
+    def result(status, value, bound, detail, prob=None, groups=groups):
+        return BlockResult(groups, status, value, bound, "labelled", time.perf_counter() - t0, detail,
+                           0 if prob is None else len(prob.variables()), 0 if prob is None else len(prob.constraints))
+
+    status = Status.OPTIMAL if lb >= moved else Status.FEASIBLE
+    if status is Status.OPTIMAL or not small or (deadline is not None and time.perf_counter() >= deadline):
+        return result(status, moved - total, min(lb, moved) - total, note)
+    d = LabelledData(units=list(units), labels=labels + ["(new group 1)"], base=base, pop=pop, nb=inst.neighbours, floor=F)
+    prob, x, _ = build_labelled(d)
+    prob += prob.objective <= moved - total, "windows_cutoff"
+    out = run(prob, options, time_left(deadline), integral=True)
+    bound = max(lb - total, out.bound) if out.bound is not None else lb - total
+    if out.objective is None:
+        return result(Status.FEASIBLE, moved - total, min(bound, moved - total), f"{note}; the labelled model: {out.detail}", prob)
+    cur: dict[int, list[int]] = {}
+    for (i, l), v in x.items():
+        if v.varValue is not None and v.varValue > 0.5:
+            cur.setdefault(l, []).append(i)
+    if any(len(connected_pieces(inst.neighbours, g)) > 1 for g in cur.values()):
+        # a disconnected group: not a plan; the model's bound still holds (it relaxes connectivity)
+        return result(Status.FEASIBLE, moved - total, min(bound, moved - total),
+                      f"{note}; the labelled model's plan has a disconnected group", prob)
+    value = float(out.objective)
+    st = Status.OPTIMAL if bound >= value - 1e-9 else Status.FEASIBLE
+    return result(st, value, min(bound, value), f"{note}; the labelled model: {out.detail}", prob,
+                  [sorted(g) for _, g in sorted(cur.items())])
 
 
 class Labelled(Formulation):

@@ -46,7 +46,7 @@ import numpy as np
 
 from ccgmerge.engine.formulations import realign
 from ccgmerge.engine.formulations.base import Block, BlockResult, Formulation, SolveContext, moved_why_not_exact
-from ccgmerge.engine.subsets import CandidateLimitError, connected_pieces
+from ccgmerge.engine.subsets import CandidateLimitError, check_deadline, connected_pieces
 from ccgmerge.instance import Instance
 from ccgmerge.plan import Status
 from ccgmerge.scenario import Coterminosity, Scenario
@@ -128,10 +128,11 @@ def unions_data(inst: Instance, block: Block, scenario: Scenario) -> UnionsData:
         unions_allowed=scenario.coterminosity is Coterminosity.ALIGNED)
 
 
-def union_sets(d: UnionsData, root: int, free: set[int], limit: int = MAX_UNION_SETS) -> list[tuple[int, ...]]:
+def union_sets(d: UnionsData, root: int, free: set[int], limit: int = MAX_UNION_SETS,
+               deadline: float | None = None) -> list[tuple[int, ...]]:
     """Unions rooted at HWB ``root``: connected sets of two or more HWBs of
     ``{root} | free`` holding ``root``, whose units are connected and reach the
-    floor, sorted.
+    floor, sorted. Past ``deadline``: :class:`CandidateLimitError`.
 
     >>> d = UnionsData([[0], [1], [2]], [[0], [1], [2]], [[0], [1], [2]], [False, True, False],
     ...                [{1}, {0, 2}, {1}], [6, 20, 5], {0: 0, 1: 1, 2: 2}, 3, np.array([6, 20, 5]),
@@ -144,6 +145,7 @@ def union_sets(d: UnionsData, root: int, free: set[int], limit: int = MAX_UNION_
     stack = [frozenset([root])]
     while stack:
         s = stack.pop()
+        check_deadline(deadline, len(seen) + 1)
         if len(s) >= 2 and sum(d.area_pop[a] for a in s) >= d.floor:
             units = [i for a in s for i in d.areas[a]]
             if len(connected_pieces(d.nb, units)) == 1:
@@ -158,7 +160,7 @@ def union_sets(d: UnionsData, root: int, free: set[int], limit: int = MAX_UNION_
     return sorted(out)
 
 
-def structures(d: UnionsData, limit: int = MAX_STRUCTURES) -> list[tuple[tuple[int, ...], ...]]:
+def structures(d: UnionsData, limit: int = MAX_STRUCTURES, deadline: float | None = None) -> list[tuple[tuple[int, ...], ...]]:
     """Every structure as its unions (an HWB in no union is internal), HWBs that
     cannot be internal always in a union.
 
@@ -171,9 +173,12 @@ def structures(d: UnionsData, limit: int = MAX_STRUCTURES) -> list[tuple[tuple[i
     n = len(d.areas)
     out: list[tuple[tuple[int, ...], ...]] = []
     memo: dict[tuple[int, frozenset[int]], list[tuple[int, ...]]] = {}
+    calls = [0]
 
     def rec(placed: frozenset[int], unions: tuple):
         rest = [a for a in range(n) if a not in placed]
+        calls[0] += 1
+        check_deadline(deadline, calls[0])
         if not rest:
             out.append(unions)
             if len(out) > limit:
@@ -187,7 +192,7 @@ def structures(d: UnionsData, limit: int = MAX_STRUCTURES) -> list[tuple[tuple[i
         free = frozenset(rest[1:])
         key = (a, free)
         if key not in memo:
-            memo[key] = union_sets(d, a, set(free))
+            memo[key] = union_sets(d, a, set(free), deadline=deadline)
         for u in memo[key]:
             rec(placed | set(u), unions + (u,))
 
@@ -301,7 +306,7 @@ def solve_unions(inst: Instance, block: Block, scenario: Scenario, options, dead
     best bound of every pass are kept)."""
     t0 = time.perf_counter()
     d = unions_data(inst, block, scenario)
-    structs = structures(d)
+    structs = structures(d, deadline=deadline)
     if not structs:
         return BlockResult(None, Status.INFEASIBLE, None, None, "labelled", time.perf_counter() - t0,
                            "unions: no structure of whole-HWB unions and internal HWBs reaches the floor")

@@ -182,6 +182,7 @@ class RealignResult:
     n_vars: int = 0
     n_cons: int = 0
     log: list[dict] = field(default_factory=list)
+    owners: list[int] | None = None  # the label each group continues (negative: none), in the order of groups
 
 
 def block_data(units: Sequence[int], base: dict[int, int], n_labels: int, pop: np.ndarray, nb: Sequence[Sequence[int]],

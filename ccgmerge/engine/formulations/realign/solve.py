@@ -58,7 +58,7 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
     best: tuple[int, dict[int, list[int]]] = (total - (lp[top] if ownable else 0), {top: sorted(d.units)})
     if not ownable and total >= d.floor:
         return RealignResult([sorted(d.units)], Status.OPTIMAL, float(total), float(total),
-                             "realign: every label owned elsewhere, one group moving everyone")
+                             "realign: every label owned elsewhere, one group moving everyone", owners=[-1])
     whole = wholesale_plan(d)
     if whole is not None and moved_of(d, whole) < best[0]:
         best = (moved_of(d, whole), whole)
@@ -220,4 +220,5 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
     solved = sum(1 for e in log if "vars" in e)
     detail = (f"realign: {len(sets)} owner sets, {solved} restricted solves"
               + ("; stopped by the time limit" if unproven else ""))
-    return RealignResult(groups, status, float(value), float(bound), detail, n_vars, n_cons, log)
+    return RealignResult(groups, status, float(value), float(bound), detail, n_vars, n_cons, log,
+                         [k for k, _ in sorted(best[1].items())])
