@@ -11,6 +11,7 @@ module                    name             what it solves
 :mod:`.aligned`           packing          aligned mode: packing with a split-HWB search
 :mod:`.packing`           packing          minimal viable groups, packed (off, nested)
 :mod:`.partition`         partition        set partitioning over unsplittable groups
+:mod:`.parts`             partition        split_areas in penalised mode: bound by its parts
 :mod:`.unions`            labelled         realignment in aligned/nested mode: whole-HWB unions, realign inside
 :mod:`.labelled`          labelled         realignment from a baseline (the realign engine)
 :mod:`.trivial`           trivial          fewest split HWBs: one group per block
@@ -22,7 +23,7 @@ module                    name             what it solves
 Examples
 --------
 >>> [f.name for f in FORMULATIONS]
-['packing', 'packing', 'packing', 'partition', 'labelled', 'labelled', 'trivial', 'compact']
+['packing', 'packing', 'packing', 'partition', 'partition', 'labelled', 'labelled', 'trivial', 'compact']
 >>> import ccgmerge.data.synthetic as syn
 >>> from ccgmerge.scenario import Scenario
 >>> why_not_exact("labelled", syn.generate(20, seed=2), Scenario(floor=300_000))
@@ -37,6 +38,7 @@ from ccgmerge.engine.formulations.compact import COMPACT
 from ccgmerge.engine.formulations.labelled import LABELLED
 from ccgmerge.engine.formulations.packing import PACKING
 from ccgmerge.engine.formulations.partition import PARTITION
+from ccgmerge.engine.formulations.parts import SPLIT_BY_PARTS
 from ccgmerge.engine.formulations.trivial import COARSEST, TRIVIAL
 from ccgmerge.engine.formulations.unions import UNIONS
 from ccgmerge.instance import Instance
@@ -45,7 +47,7 @@ from ccgmerge.scenario import Scenario
 __all__ = ["FORMULATIONS", "NAMES", "why_not_exact", "Formulation"]
 
 #: the formulations in the order they are tried on each block
-FORMULATIONS: tuple[Formulation, ...] = (TRIVIAL, ALIGNED, PACKING, PARTITION, UNIONS, LABELLED, COARSEST, COMPACT)
+FORMULATIONS: tuple[Formulation, ...] = (TRIVIAL, ALIGNED, PACKING, PARTITION, SPLIT_BY_PARTS, UNIONS, LABELLED, COARSEST, COMPACT)
 
 #: what ``solve(formulation=...)`` accepts
 NAMES: tuple[str, ...] = ("auto", "packing", "partition", "labelled", "compact")
