@@ -174,8 +174,7 @@ def solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: So
             rr = realign.solve_realign(rd, run, options, deadline)
             return BlockResult(rr.groups, rr.status, rr.value, rr.bound, "realign", time.perf_counter() - t0, rr.detail,
                                 rr.n_vars, rr.n_cons)
-        if (scenario.coterminosity is Coterminosity.OFF and not scenario.alone and len(labels) > realign.MAX_LABELS
-                and len(connected_pieces(inst.neighbours, units)) == 1):
+        if scenario.coterminosity is Coterminosity.OFF and not scenario.alone and len(labels) > realign.MAX_LABELS:
             return solve_by_windows(inst, block, scenario, options, deadline, run)
     labels = labels + [f"(new group {k + 1})" for k in range(n_new)]
     d = LabelledData(
@@ -250,7 +249,7 @@ def solve_by_windows(inst: Instance, block: Block, scenario: Scenario, options: 
     total = int(pop[list(units)].sum())
     inc = aligned_incumbent(inst, block, scenario, options, deadline, run)
     start = None if inc is None else windows.owned_plan(inc.groups, base, pop)
-    small = len(units) * (len(labels) + 1) <= LABELLED_MODEL_MAX_PAIRS
+    small = len(units) * (len(labels) + 2) <= LABELLED_MODEL_MAX_PAIRS
     left = time_left(deadline)
     stop = None if left is None else time.perf_counter() + WINDOW_TIME_SHARE * left
     plan, log = windows.improve_by_windows(units, base, len(labels), pop, inst.neighbours, F, start, run, options, stop)
@@ -274,7 +273,9 @@ def solve_by_windows(inst: Instance, block: Block, scenario: Scenario, options: 
     status = Status.OPTIMAL if lb >= moved else Status.FEASIBLE
     if status is Status.OPTIMAL or not small or (deadline is not None and time.perf_counter() >= deadline):
         return result(status, moved - total, min(lb, moved) - total, note)
-    d = LabelledData(units=list(units), labels=labels + ["(new group 1)"], base=base, pop=pop, nb=inst.neighbours, floor=F)
+    n_new = len(connected_pieces(inst.neighbours, units))  # one new label per component, as in solve_labelled
+    d = LabelledData(units=list(units), labels=labels + [f"(new group {k + 1})" for k in range(n_new)], base=base, pop=pop,
+                     nb=inst.neighbours, floor=F)
     prob, x, _ = build_labelled(d)
     prob += prob.objective <= moved - total, "windows_cutoff"
     out = run(prob, options, time_left(deadline), integral=True)

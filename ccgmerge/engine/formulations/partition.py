@@ -42,7 +42,7 @@ from ccgmerge.engine.backends import SolverOptions
 from ccgmerge.engine.heuristics import greedy_merge
 from ccgmerge.engine.splits import (BitGraph, find_split, is_splittable, refine_unsplittable, to_mask,
                                     unsplittable_sets)
-from ccgmerge.engine.subsets import CandidateLimitError
+from ccgmerge.engine.subsets import CandidateLimitError, check_deadline
 from ccgmerge.instance import Instance
 from ccgmerge.plan import Status
 from ccgmerge.scenario import Coterminosity, Objective, Scenario
@@ -126,7 +126,25 @@ def aligned_unsplittable_sets(nb, weight, floor, units: Sequence[int], area_of: 
         if len(ks) == 1 or (multi.intersection(ks) and not graph.connected(to_mask(members))):
             invalid.add(len(out))
         out.append(tuple(members))
+    # unions holding an HWB in pieces that are connected unit by unit, up to EXTRA_UNION_HWBS HWBs, as
+    # groups: the ones the relaxation's enumeration (unsplittable at HWB level) may miss
+    seen = set(out)
+    for k in sorted(multi - incomplete):
+        level = {frozenset([k])}
+        for _ in range(EXTRA_UNION_HWBS - 1):
+            level = {s | {m} for s in level for x in s for m in anbl[x] if m not in s and m not in incomplete}
+            for ks in sorted(level, key=sorted):
+                members = tuple(units_of(ks))
+                if (members not in seen and sum(apop[j] for j in ks) >= floor and not aprune(ks)
+                        and graph.connected(to_mask(members))):
+                    seen.add(members)
+                    out.append(members)
+            check_deadline(deadline, 1)
     return out, invalid
+
+
+#: most HWBs in the extra unions holding an HWB in pieces (:func:`aligned_unsplittable_sets`)
+EXTRA_UNION_HWBS = 4
 
 
 def refine_aligned(group: Sequence[int], nb, weight, floor, area_of: Sequence[int]) -> list[tuple[int, ...]]:
@@ -305,9 +323,18 @@ def solve_partition(inst: Instance, block: Block, scenario: Scenario, options: S
             tight = (again.objective is not None and not invalid & picked and relax is not None
                      and again.objective <= relax + 1e-6 * max(1.0, abs(relax)))
             if not tight:
-                if si == 0:  # step aside: the compact model is exact
+                if si == 0 and (deadline is None or again.objective is None or invalid & picked):
+                    # step aside: the compact model is exact (given the time)
                     raise CandidateLimitError(f"the aligned partition model's relaxation is not tight (an HWB in "
                                               f"several pieces; bound {relax})")
+                if si == 0:
+                    # under a time limit: the plan without such unions, bounded by the relaxation
+                    groups = [list(cands[k]) for k in sorted(picked)]
+                    return BlockResult(groups, Status.FEASIBLE, again.objective, relax, "partition",
+                                       time.perf_counter() - t0,
+                                       f"{again.detail}; {len(cands)} candidates; an HWB in several pieces: the plan "
+                                       f"without unions disconnected unit by unit, bounded by the relaxation with them",
+                                       len(prob.variables()), len(prob.constraints))
                 break
             out = replace(again, bound=relax, status=Status.OPTIMAL if tight else Status.FEASIBLE)
         groups = [list(cands[k]) for k in sorted(picked)]
