@@ -29,7 +29,7 @@ from ccgmerge.plan import Status
 from ccgmerge.scenario import Coterminosity, Scenario
 
 __all__ = ["LabelledData", "build_labelled", "add_label_separator_cuts", "solve_labelled", "aligned_incumbent", "solve_by_windows",
-           "Labelled", "LABELLED", "INCUMBENT_SHARE", "LABELLED_MODEL_MAX_PAIRS", "WINDOW_TIME_SHARE"]
+           "Labelled", "LABELLED", "INCUMBENT_SHARE", "INCUMBENT_MAX_HWBS", "LABELLED_MODEL_MAX_PAIRS", "WINDOW_TIME_SHARE"]
 
 
 @dataclass
@@ -123,6 +123,10 @@ def add_label_separator_cuts(prob, x, d: LabelledData, groups: dict[int, list[in
 #: Share of the time left that an off-mode block the realign engine cannot take gives the
 #: unions search for an aligned plan, before the labelled model.
 INCUMBENT_SHARE = 0.3
+
+#: Most HWBs in a block for which the window search starts from the aligned plan (beyond, the
+#: structures of whole-HWB unions are too many to search in time: the wholesale plan).
+INCUMBENT_MAX_HWBS = 16
 
 
 def aligned_incumbent(inst: Instance, block: Block, scenario: Scenario, options: SolverOptions, deadline,
@@ -247,7 +251,8 @@ def solve_by_windows(inst: Instance, block: Block, scenario: Scenario, options: 
     pop = inst.population
     F = scenario.floor_population
     total = int(pop[list(units)].sum())
-    inc = aligned_incumbent(inst, block, scenario, options, deadline, run)
+    n_hwbs = len({int(inst.main_area_index[i]) for i in units})
+    inc = aligned_incumbent(inst, block, scenario, options, deadline, run) if n_hwbs <= INCUMBENT_MAX_HWBS else None
     start = None if inc is None else windows.owned_plan(inc.groups, base, pop)
     small = len(units) * (len(labels) + 2) <= LABELLED_MODEL_MAX_PAIRS
     left = time_left(deadline)

@@ -42,13 +42,15 @@ from ccgmerge.engine.formulations import realign
 from ccgmerge.engine.subsets import connected_pieces
 from ccgmerge.plan import Status
 
-__all__ = ["WINDOW_LABELS", "WINDOW_SHARE", "owned_plan", "label_graph", "windows", "improve_by_windows", "window_note",
+__all__ = ["WINDOW_LABELS", "WINDOW_SHARE", "WINDOW_SECONDS", "owned_plan", "label_graph", "windows", "improve_by_windows", "window_note",
            "CLUSTER_LABELS", "clusters", "cluster_bound", "count_bound"]
 
 #: most baseline groups a window frees
 WINDOW_LABELS = 6
 #: most share of the time left one window's realign run may take
 WINDOW_SHARE = 0.1
+#: most seconds one window's realign run may take under a time limit (more windows, sooner)
+WINDOW_SECONDS = 4.0
 
 
 def owned_plan(groups: Sequence[Sequence[int]], base: dict[int, int], pop: np.ndarray) -> dict[int, list[int]]:
@@ -152,7 +154,7 @@ def improve_by_windows(units: Sequence[int], base: dict[int, int], n_labels: int
             rd = realign.block_data(sub, base, n_labels, pop, adj, floor, None, unownable)
             if rd is None:
                 continue
-            stop = None if deadline is None else now + max(1.0, WINDOW_SHARE * (deadline - now))
+            stop = None if deadline is None else now + min(WINDOW_SECONDS, max(1.0, WINDOW_SHARE * (deadline - now)))
             rr = realign.solve_realign(rd, run, options, stop)
             log["windows"] += 1
             before = _moved({k: plan[k] for k in keys}, base, pop)
