@@ -608,6 +608,25 @@ def test_hwb_by_name(real_data, tmp_path, capsys):
     assert sa["instance"]["fingerprint"] == sb["instance"]["fingerprint"]
 
 
+def test_nhs_area_selects_the_hwbs_of_its_ccgs(real_data, tmp_path, capsys):
+    """--nhs-area: the LSOAs of every HWB holding people of the area team's CCGs (Durham,
+    Darlington and Tees: six HWBs, 741 LSOAs), here solved in aligned mode and proven."""
+    code, out, err = run(capsys, "solve", "--dataset", "lsoa2013", "--nhs-area", "Durham, Darlington and Tees",
+                         "--floor", "250000", "--objective", "moved", "--coterminosity", "aligned",
+                         "--out", tmp_path / "dd")
+    assert code == 0, err
+    assert "741 units, 6 areas" in out and "status: optimal" in out and "population moved 115,303" in out
+    plan, groups, _ = read_outputs(tmp_path / "dd")
+    assert len(groups) == 4 and len(plan) == 741
+    code, out, _ = run(capsys, "datasets", "--nhs-areas", "E40")
+    rows = out.strip().splitlines()
+    assert code == 0 and len(rows) == 1 + 4 and "South of England" in out
+    code, _, err = run(capsys, "solve", "--dataset", "lsoa2013", "--nhs-area", "Atlantis")
+    assert code == 1 and "unknown NHS region or area team codes Atlantis" in err and "--nhs-areas" in err
+    code, _, err = run(capsys, "solve", "--nhs-area", "E39000002")
+    assert code == 1 and "apply only to --dataset lsoa2013" in err
+
+
 def test_unknown_or_ambiguous_hwb_gets_a_hint(real_data, capsys):
     code, out, err = run(capsys, "solve", "--dataset", "lsoa2013", "--hwb", "Kentt")
     assert code == 1 and not out

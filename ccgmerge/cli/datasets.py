@@ -44,6 +44,11 @@ def cmd_datasets(a) -> int:
         cols = [c for c in ("code", "name", "population", "main_hwb_code", "main_hwb_name") if c in ccgs.columns]
         say(_filtered(ccgs[cols], a.ccgs, "CCG", "--ccgs"))
         return EXIT_OK
+    if a.nhs_areas is not None:
+        areas = _data.list_nhs_areas(folder)
+        shown = areas[["code", "name", "level", "n_ccg", "population", "n_hwb"]]
+        say(_filtered(shown, a.nhs_areas, "NHS region or area team", "--nhs-areas"))
+        return EXIT_OK
     if a.configurations:
         say("\n".join(_configurations(folder)))
         return EXIT_OK

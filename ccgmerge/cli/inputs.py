@@ -141,8 +141,8 @@ def check_input_args(a) -> str:
     for t, m in mapped.items():
         if m is not None and not own[t]:
             raise UsageError(f"--{t}-columns maps the columns of --{t}-csv; give --{t}-csv too.")
-    if a.hwb and dataset != "lsoa2013":
-        raise UsageError("--hwb applies only to --dataset lsoa2013.")
+    if (a.hwb or a.nhs_area) and dataset != "lsoa2013":
+        raise UsageError("--hwb and --nhs-area apply only to --dataset lsoa2013.")
     if (a.units is not None or a.seed is not None) and dataset != "synthetic":
         raise UsageError("--units and --seed apply only to --dataset synthetic.")
     if a.data is not None and dataset not in ("ccg2013", "lsoa2013"):
@@ -197,6 +197,12 @@ def load_instance(a) -> Instance:
             if a.hwb:
                 hwbs = resolve_codes(a.hwb, _data.list_hwbs(folder), what="--hwb", noun="HWB",
                                      listing="'ccgmerge datasets --hwbs'")
+            if a.nhs_area:
+                areas = _data.list_nhs_areas(folder)
+                codes = resolve_codes(a.nhs_area, areas, what="--nhs-area", noun="NHS region or area team",
+                                      listing="'ccgmerge datasets --nhs-areas'")
+                held = [h for c in codes for h in areas.loc[areas["code"] == c, "hwbs"].iloc[0]]
+                hwbs = list(dict.fromkeys((hwbs or []) + held))
             inst = _data.load_lsoa2013(folder, hwbs=hwbs, **edges)
     if a.add_edge or a.remove_edge:
         edit = {"add": [tuple(unit_codes(inst, p, "--add-edge")) for p in a.add_edge],

@@ -40,6 +40,10 @@ def _input_options(p: argparse.ArgumentParser) -> None:
                    help="lsoa2013 only: keep the LSOAs of this HWB, by GSS code (E10000016) or name (Kent; words that "
                         "only one HWB's name has, such as Hull, work too); repeatable. 'ccgmerge datasets --hwbs' "
                         "lists them")
+    g.add_argument("--nhs-area", action="append", metavar="CODE|NAME",
+                   help="lsoa2013 only: keep the LSOAs of every HWB holding people of a 2013 NHS commissioning region "
+                        "(E40...) or area team (E39...), by code or name ('Durham, Darlington and Tees'); repeatable, "
+                        "adds to --hwb. 'ccgmerge datasets --nhs-areas' lists them")
     g.add_argument("--units", type=number(int, "--units", 1), metavar="N",
                    help=f"synthetic only: number of units (default {FALLBACK_UNITS})")
     g.add_argument("--seed", type=number(int, "--seed", 0), metavar="S",
@@ -194,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--ccgs", nargs="?", const="", default=None, metavar="TEXT",
                    help="list the 211 CCGs of 2013 (code, name, population, main HWB); with TEXT only those whose "
                         "code or name contains it")
+    d.add_argument("--nhs-areas", nargs="?", const="", default=None, metavar="TEXT",
+                   help="list the 2013 NHS commissioning regions and area teams (code, name, CCGs, HWBs), for "
+                        "--nhs-area; with TEXT only those whose code or name contains it")
     d.add_argument("--configurations", action="store_true", help="list the later official configurations")
     d.add_argument("--data", metavar="DIR", help="real data folder (as for solve)")
     d.set_defaults(func=cmd_datasets)

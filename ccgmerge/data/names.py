@@ -204,7 +204,7 @@ def list_nhs_areas(data: str | os.PathLike | None = None) -> pd.DataFrame:
     """The 2013 NHS commissioning regions (4) and area teams (25), with the HWBs that hold their people.
 
     Columns: ``code`` (E40 region, E39 area team), ``name``, ``level`` (``region`` or ``area_team``),
-    ``n_ccg`` (its 2013 CCGs), ``hwbs`` (sorted codes of every HWB holding people of those CCGs,
+    ``n_ccg`` (its 2013 CCGs), ``population`` (theirs, mid-2012), ``hwbs`` (sorted codes of every HWB holding people of those CCGs,
     from ``ccg2013_hwb_membership.csv``) and ``n_hwb``. Loading the LSOAs of ``hwbs`` gives the
     benchmark suite's regional instances.
 
@@ -223,8 +223,9 @@ def list_nhs_areas(data: str | os.PathLike | None = None) -> pd.DataFrame:
     for level, key in (("region", "region"), ("area_team", "area_team")):
         for code, g in u.groupby(f"{key}_code", sort=True):
             held = sorted(set().union(*(hwbs_of.get(c, set()) for c in g["ccg_code"])))
-            rows.append((code, g[f"{key}_name"].iloc[0], level, len(g), held, len(held)))
-    return pd.DataFrame(rows, columns=["code", "name", "level", "n_ccg", "hwbs", "n_hwb"])
+            rows.append((code, g[f"{key}_name"].iloc[0], level, len(g), int(g["population"].astype(int).sum()), held,
+                         len(held)))
+    return pd.DataFrame(rows, columns=["code", "name", "level", "n_ccg", "population", "hwbs", "n_hwb"])
 
 
 def nhs_area_hwbs(area: str, data: str | os.PathLike | None = None) -> list[str]:
