@@ -518,6 +518,8 @@ def _plan_figures(plan, solve_wall: float) -> dict:
         "objective": plan.objective,
         "bound": plan.bound,
         "gap": plan.gap,
+        "bound_source": plan.bound_source(),
+        "bound_detail": "; ".join(s.get("detail", "") for s in solved if s.get("status") != "optimal")[:1000],
         "checked": None if plan.verdict is None else bool(plan.verdict.ok),
         "violations": [] if plan.verdict is None else [str(v) for v in plan.verdict.violations][:20],
         "formulation": plan.formulation,
@@ -1026,6 +1028,7 @@ CSV_COLUMNS = [
     "peak_children_mib", "variables", "constraints", "n_blocks", "largest_block_units", "largest_block_variables",
     "candidates", "separator_cuts", "formulation", "solver_name", "time_limit", "killed", "stage", "runner_mode",
     "peer_p", "peer_seconds", "peer_checked", "seed", "ccgmerge_sha256", "git_head", "loadavg_start", "loadavg_end", "error",
+    "bound_source", "bound_detail",
 ]
 
 
