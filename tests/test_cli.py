@@ -266,7 +266,7 @@ def test_incomplete_csv_set_is_exit_1(csv_folder, capsys):
         (["--together", "U00001", "U00002", "--apart", "U00001", "U00002"], "both together and apart"),
         (["--alone", "NOPE"], "NOPE"),
         (["--remove-edge", "U00001", "U00030"], "cannot remove edges"),
-        (["--hwb", "E06000005"], "--hwb applies only to --dataset lsoa2013"),
+        (["--hwb", "E06000005"], "--hwb and --nhs-area apply only to --dataset lsoa2013"),
         (["--units", "ten"], "--units must be a whole number"),
         (["--bogus-option"], "unrecognized arguments"),
         (["--progress", "-1"], "--progress must be >= 0"),

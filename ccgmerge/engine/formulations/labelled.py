@@ -178,7 +178,9 @@ def solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: So
             rr = realign.solve_realign(rd, run, options, deadline)
             return BlockResult(rr.groups, rr.status, rr.value, rr.bound, "realign", time.perf_counter() - t0, rr.detail,
                                 rr.n_vars, rr.n_cons)
-        if scenario.coterminosity is Coterminosity.OFF and not scenario.alone and len(labels) > realign.MAX_LABELS:
+        if scenario.coterminosity is Coterminosity.OFF and not scenario.alone:
+            # more baseline groups than the engine takes, or a block in several components (joined
+            # by a baseline group with people in each)
             return solve_by_windows(inst, block, scenario, options, deadline, run)
     labels = labels + [f"(new group {k + 1})" for k in range(n_new)]
     d = LabelledData(
@@ -238,7 +240,8 @@ WINDOW_TIME_SHARE = 0.6
 
 def solve_by_windows(inst: Instance, block: Block, scenario: Scenario, options: SolverOptions, deadline,
                      run) -> BlockResult:
-    """An off-mode block with more baseline groups than the realign engine takes whole: the
+    """An off-mode block the realign engine does not take (more baseline groups than it takes whole, or
+    components joined only by sharing a baseline group): the
     aligned plan of :func:`aligned_incumbent` (or the wholesale plan) improved by the window
     search, then the cluster bound (both :mod:`~ccgmerge.engine.formulations.windows`); on a
     block small enough (:data:`LABELLED_MODEL_MAX_PAIRS`), the labelled model cut off at the plan
