@@ -155,10 +155,11 @@ def test_solve_by_windows_brackets_the_brute_force_optimum(data, windows_in_labe
 
 @hsettings(40)
 @given(data=st.data())
-def test_labelled_model_cut_off_at_the_aligned_plan_matches_brute_force(data, no_realign_in_labelled):
+def test_solve_by_windows_without_a_time_limit_matches_brute_force(data, no_realign_in_labelled):
     """Off mode on a block the realign engine declines (as a block of more than
-    MAX_LABELS baseline groups is): the labelled model, cut off at the unions
-    search's aligned plan, still finds the brute-force optimum."""
+    MAX_LABELS baseline groups, or in several components, is): solve_by_windows --
+    the window search, the bounds, then the labelled model in rounds of separator
+    cuts, cut off at the window plan -- finds the brute-force optimum."""
     case = data.draw(cases(baseline=True, min_units=4, max_units=7), label="case")
     floor = _floor(data.draw, case)
     assert_matches_brute(case.inst, Scenario(floor=floor, coterminosity="off", objective="moved"))

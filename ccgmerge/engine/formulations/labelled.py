@@ -28,7 +28,7 @@ from ccgmerge.instance import Instance
 from ccgmerge.plan import Status
 from ccgmerge.scenario import Coterminosity, Scenario
 
-__all__ = ["LabelledData", "build_labelled", "add_label_separator_cuts", "solve_labelled", "aligned_incumbent", "solve_by_windows",
+__all__ = ["LabelledData", "build_labelled", "add_label_separator_cuts", "solve_labelled", "cut_rounds", "aligned_incumbent", "solve_by_windows",
            "Labelled", "LABELLED", "INCUMBENT_SHARE", "INCUMBENT_MAX_HWBS", "LABELLED_MODEL_MAX_PAIRS", "WINDOW_TIME_SHARE"]
 
 
@@ -145,9 +145,8 @@ def aligned_incumbent(inst: Instance, block: Block, scenario: Scenario, options:
 
 def solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: SolverOptions, deadline,
                    run) -> BlockResult:
-    """The realign engine on a block without pair locks, else the labelled model with cut rounds
-    (in ``off`` mode without locks, from the aligned plan of :func:`aligned_incumbent`: the model
-    is cut off above it, and it is the block's plan when the model ends without one)."""
+    """The realign engine on a block without pair locks; in ``off`` mode without locks, a block the
+    engine declines goes to :func:`solve_by_windows`; else the labelled model with cut rounds."""
     t0 = time.perf_counter()
     idx = inst.index
     units = block.units
@@ -191,29 +190,25 @@ def solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: So
         piece=piece,
     )
     prob, x, _ = build_labelled(d)
-    total = int(inst.population[list(units)].sum())
-    inc = None
-    if scenario.coterminosity is Coterminosity.OFF and not (scenario.together or scenario.apart or scenario.alone):
-        inc = aligned_incumbent(inst, block, scenario, options, deadline, run)
-    if inc is not None:  # the model's objective is -kept = moved - total; the aligned plan meets the cut
-        prob += prob.objective <= inc.value - total, "aligned_cutoff"
+    groups, out, note = cut_rounds(prob, x, d, options, deadline, run)
+    if groups is not None:
+        return BlockResult(groups, out.status, out.objective, out.bound, "labelled", time.perf_counter() - t0, note,
+                           len(prob.variables()), len(prob.constraints))
+    if out.status is Status.INFEASIBLE:
+        return BlockResult(None, Status.INFEASIBLE, None, None, "labelled", time.perf_counter() - t0, note,
+                           len(prob.variables()), len(prob.constraints))
+    return BlockResult(None, Status.NO_SOLUTION, None, out.bound, "labelled", time.perf_counter() - t0, note,
+                       len(prob.variables()), len(prob.constraints))
 
-    def fallback(out, why):
-        if inc is None:
-            return BlockResult(None, Status.NO_SOLUTION, None, out.bound, "labelled", time.perf_counter() - t0, why,
-                               len(prob.variables()), len(prob.constraints))
-        return BlockResult(inc.groups, Status.FEASIBLE, inc.value - total, out.bound, "labelled", time.perf_counter() - t0,
-                           f"{why}; the aligned plan of the unions search ({inc.detail})", len(prob.variables()),
-                           len(prob.constraints))
 
+def cut_rounds(prob, x, d: LabelledData, options: SolverOptions, deadline, run):
+    """The labelled model solved in rounds of separator cuts until no group is in pieces:
+    (groups or None, the last solver outcome, a note)."""
     cuts, rounds = 0, 0
     while True:
         out = run(prob, options, time_left(deadline), integral=True)
-        if out.status is Status.INFEASIBLE:
-            return BlockResult(None, Status.INFEASIBLE, None, None, "labelled", time.perf_counter() - t0, out.detail,
-                                len(prob.variables()), len(prob.constraints))
-        if out.objective is None:
-            return fallback(out, out.detail)
+        if out.status is Status.INFEASIBLE or out.objective is None:
+            return None, out, out.detail
         cur: dict[int, list[int]] = {}
         for (i, l), v in x.items():
             if v.varValue is not None and v.varValue > 0.5:
@@ -222,11 +217,9 @@ def solve_labelled(inst: Instance, block: Block, scenario: Scenario, options: So
         cuts += added
         rounds += 1
         if added == 0:
-            groups = [sorted(g) for _, g in sorted(cur.items())]
-            return BlockResult(groups, out.status, out.objective, out.bound, "labelled", time.perf_counter() - t0,
-                                f"{out.detail}; {rounds} rounds, {cuts} separator cuts", len(prob.variables()), len(prob.constraints))
+            return [sorted(g) for _, g in sorted(cur.items())], out, f"{out.detail}; {rounds} rounds, {cuts} separator cuts"
         if deadline is not None and time.perf_counter() > deadline:
-            return fallback(out, f"time limit during cut rounds ({rounds} rounds)")
+            return None, out, f"time limit during cut rounds ({rounds} rounds)"
 
 
 #: Most unit-label pairs for which the labelled model is tried after the window search.
@@ -286,22 +279,14 @@ def solve_by_windows(inst: Instance, block: Block, scenario: Scenario, options: 
                      nb=inst.neighbours, floor=F)
     prob, x, _ = build_labelled(d)
     prob += prob.objective <= moved - total, "windows_cutoff"
-    out = run(prob, options, time_left(deadline), integral=True)
-    bound = max(lb - total, out.bound) if out.bound is not None else lb - total
-    if out.objective is None:
-        return result(Status.FEASIBLE, moved - total, min(bound, moved - total), f"{note}; the labelled model: {out.detail}", prob)
-    cur: dict[int, list[int]] = {}
-    for (i, l), v in x.items():
-        if v.varValue is not None and v.varValue > 0.5:
-            cur.setdefault(l, []).append(i)
-    if any(len(connected_pieces(inst.neighbours, g)) > 1 for g in cur.values()):
-        # a disconnected group: not a plan; the model's bound still holds (it relaxes connectivity)
+    found, out, mip_note = cut_rounds(prob, x, d, options, deadline, run)
+    bound = max(lb - total, out.bound) if out.bound is not None and out.status is not Status.INFEASIBLE else lb - total
+    if found is None:  # the windows' plan stands; the model's bound holds (it relaxes connectivity)
         return result(Status.FEASIBLE, moved - total, min(bound, moved - total),
-                      f"{note}; the labelled model's plan has a disconnected group", prob)
+                      f"{note}; the labelled model: {mip_note}", prob)
     value = float(out.objective)
     st = Status.OPTIMAL if bound >= value - 1e-9 else Status.FEASIBLE
-    return result(st, value, min(bound, value), f"{note}; the labelled model: {out.detail}", prob,
-                  [sorted(g) for _, g in sorted(cur.items())])
+    return result(st, value, min(bound, value), f"{note}; the labelled model: {mip_note}", prob, found)
 
 
 class Labelled(Formulation):
