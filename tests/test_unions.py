@@ -106,42 +106,30 @@ def test_durham_darlington_and_tees_aligned_is_proven(data_path):
 
 
 @pytest.fixture(scope="module")
-def no_realign_in_labelled():
-    """solve_labelled sees a realign engine that declines every block (unions keeps the real one)."""
+def declining_realign():
+    """solve_labelled sees a realign engine that declines every block, so an off-mode block goes
+    to solve_by_windows (which, like unions, keeps the real engine for its windows)."""
     import types
 
     import ccgmerge.engine.formulations.labelled as labelled
 
     mp = pytest.MonkeyPatch()
-    mp.setattr(labelled, "realign", types.SimpleNamespace(block_data=lambda *a, **k: None, MAX_LABELS=16))
-    yield
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
-def windows_in_labelled():
-    """solve_labelled sends every block of two or more baseline groups to solve_by_windows."""
-    import types
-
-    import ccgmerge.engine.formulations.labelled as labelled
-
-    mp = pytest.MonkeyPatch()
-    mp.setattr(labelled, "realign", types.SimpleNamespace(block_data=lambda *a, **k: None, MAX_LABELS=1))
+    mp.setattr(labelled, "realign", types.SimpleNamespace(block_data=lambda *a, **k: None))
     yield
     mp.undo()
 
 
 @hsettings(40)
 @given(data=st.data())
-def test_solve_by_windows_brackets_the_brute_force_optimum(data, windows_in_labelled):
-    """Off mode through solve_by_windows (windows, counting and cluster bounds, the labelled
-    model cut off at the plan): a checked plan never better than brute force, a bound never
-    above it, OPTIMAL only at the optimum."""
+def test_solve_by_windows_brackets_the_brute_force_optimum(data, declining_realign):
+    """Off mode through solve_by_windows under a time limit (windows, counting and cluster
+    bounds, the labelled model cut off at the plan): a checked plan never better than brute
+    force, a bound never above it, OPTIMAL only at the optimum."""
     case = data.draw(cases(baseline=True, min_units=4, max_units=8), label="case")
     floor = _floor(data.draw, case)
     sc = Scenario(floor=floor, coterminosity="off", objective="moved")
     b = brute_force(case.inst, sc)
-    plan = solve(case.inst, sc)
+    plan = solve(case.inst, sc, time_limit=30)
     if not b.is_feasible:
         assert plan.status is Status.INFEASIBLE
         return
@@ -155,7 +143,7 @@ def test_solve_by_windows_brackets_the_brute_force_optimum(data, windows_in_labe
 
 @hsettings(40)
 @given(data=st.data())
-def test_solve_by_windows_without_a_time_limit_matches_brute_force(data, no_realign_in_labelled):
+def test_solve_by_windows_without_a_time_limit_matches_brute_force(data, declining_realign):
     """Off mode on a block the realign engine declines (as a block of more than
     MAX_LABELS baseline groups, or in several components, is): solve_by_windows --
     the window search, the bounds, then the labelled model in rounds of separator

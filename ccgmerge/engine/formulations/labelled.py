@@ -5,8 +5,13 @@ regrouped from their 2013 CCGs), no ceiling, contiguity on and coterminosity
 ``off`` or ``nested``. Each resulting group continues one baseline group (its
 *label*). Without pair locks a block goes to the realign engine
 (:mod:`ccgmerge.engine.formulations.realign`: owner sets, bounds, heuristics
-and an exact search); otherwise to the labelled model :func:`build_labelled`
-with separator cuts in rounds.
+and an exact search). In ``off`` mode without locks, a block the engine
+declines (more than :data:`~ccgmerge.engine.formulations.realign.MAX_LABELS`
+baseline groups, or components joined only by a shared baseline group) goes
+to :func:`solve_by_windows`: the aligned plan of the unions search as a start,
+the window search and its bounds (:mod:`ccgmerge.engine.formulations.windows`),
+then on a small block the labelled model cut off at that plan. Otherwise the
+labelled model :func:`build_labelled` with separator cuts in rounds.
 """
 
 from __future__ import annotations
