@@ -164,3 +164,26 @@ def test_batch_runner_records_cases_of_a_dead_batch(tmp_path):
     assert [r["status"] for r in recs] == ["killed", "killed"]
     assert all("exited" in r["batch_fallback"] and r["batch"]["finished"] == 0 for r in recs)
     assert {p.name for p in (tmp_path / "runs").glob("*.json")} == {f"{suite._safe(c.name)}__cbc.json" for c in cases}
+
+
+def test_gap_time_plot_draws_plan_bound_and_gap(tmp_path):
+    """benchmarks/gap_time.py: the picture from rows as run() writes them (a missing bound is a gap)."""
+    from benchmarks.gap_time import plot
+
+    rows = [{"case": "c", "limit": t, "objective": o, "bound": b, "gap": g}
+            for t, o, b, g in [(30, 10.0, 5.0, 0.5), (60, 8.0, 6.0, 0.25), (120, 7.0, None, None)]]
+    out = plot(rows, tmp_path / "g.png")
+    assert out is not None and out.stat().st_size > 10_000
+
+
+def test_regional_families_cover_the_area_teams_and_regions():
+    """24 area teams with at most 12 CCGs x 3 modes; the issue's three regions; England in two modes."""
+    from benchmarks.suite import registry
+
+    fam = {}
+    for c in registry().values():
+        fam.setdefault(c.family, []).append(c)
+    assert len(fam["real_area_team"]) == 72 and len(fam["real_region"]) == 3 and len(fam["real_england"]) == 2
+    assert "area-E39000018-moved-off-250k" not in registry()  # London: 32 CCGs
+    south = registry()["region-E40000004-moved-off-250k"]
+    assert dict(south.builder_kwargs) == {"area": "E40000004"} and south.time_limit == 600.0
