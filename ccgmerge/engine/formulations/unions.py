@@ -46,7 +46,7 @@ import numpy as np
 
 from ccgmerge.engine.formulations import realign
 from ccgmerge.engine.formulations.base import Block, BlockResult, Formulation, SolveContext, moved_why_not_exact
-from ccgmerge.engine.subsets import CandidateLimitError, check_deadline, connected_pieces
+from ccgmerge.engine.subsets import CandidateLimitError, connected_pieces
 from ccgmerge.instance import Instance
 from ccgmerge.plan import Status
 from ccgmerge.scenario import Coterminosity, Scenario
@@ -145,7 +145,8 @@ def union_sets(d: UnionsData, root: int, free: set[int], limit: int = MAX_UNION_
     stack = [frozenset([root])]
     while stack:
         s = stack.pop()
-        check_deadline(deadline, len(seen) + 1)
+        if deadline is not None and time.perf_counter() > deadline:  # each set may cost a walk of its units
+            raise CandidateLimitError(f"unions of whole HWBs: stopped by the time limit after {len(seen):,} sets")
         if len(s) >= 2 and sum(d.area_pop[a] for a in s) >= d.floor:
             units = [i for a in s for i in d.areas[a]]
             if len(connected_pieces(d.nb, units)) == 1:
@@ -178,7 +179,8 @@ def structures(d: UnionsData, limit: int = MAX_STRUCTURES, deadline: float | Non
     def rec(placed: frozenset[int], unions: tuple):
         rest = [a for a in range(n) if a not in placed]
         calls[0] += 1
-        check_deadline(deadline, calls[0])
+        if deadline is not None and time.perf_counter() > deadline:
+            raise CandidateLimitError(f"structures of whole-HWB unions: stopped by the time limit after {calls[0]:,} steps")
         if not rest:
             out.append(unions)
             if len(out) > limit:
