@@ -38,7 +38,7 @@ FAMILY_TITLES = {
     "real_lsoa": "LSOAs of one HWB regrouped from their 2013 CCGs (`real_lsoa`)",
     "real_lsoa_england": "All 152 HWBs, LSOA by LSOA (`real_lsoa_england`)",
     "real_area_team": "LSOAs of each 2013 area team with at most 12 CCGs, 250,000, moved (`real_area_team`)",
-    "real_region": "LSOAs of three 2013 commissioning regions, 250,000, moved, off (`real_region`)",
+    "real_region": "LSOAs of three 2013 commissioning regions, 250,000, moved (`real_region`)",
     "real_england": "All 32,844 LSOAs, 250,000, moved (`real_england`)",
     "real_icb2022": "The 42 ICBs of 2022 (`real_icb2022`)",
     "synthetic": "Synthetic instances (`synthetic`)",

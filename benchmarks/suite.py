@@ -79,6 +79,8 @@ AREA_TEAM_MAX_CCGS = 12
 AREA_MODES = ("off", "nested", "aligned")
 #: real_region: the three 2013 commissioning regions of the issue (London is an area team too large for it).
 REGIONS = ("E40000001", "E40000002", "E40000004")
+#: real_region: the modes each region is solved in
+REGION_MODES = ("off", "aligned")
 #: Per HWB in real_lsoa_england: 152 HWBs within the 30-minute target.
 ENGLAND_TIME_LIMIT = 30.0
 DEFAULT_MARGIN = 60.0
@@ -307,11 +309,12 @@ def registry() -> dict[str, Case]:
                     description=f"LSOAs of the {n_hwb} HWBs of area team {name} ({n_ccg} CCGs), floor 250,000, "
                                 f"coterminosity {mode}, moved"))
         if level == "region" and code in REGIONS:
-            cases.append(Case(
-                name=f"region-{code}-moved-off-250k", family="real_region", builder="lsoa_area",
-                builder_kwargs=_kw(area=code), scenario=_kw(floor=250_000, coterminosity="off", objective="moved"),
-                time_limit=600.0, description=f"LSOAs of the {n_hwb} HWBs of region {name} ({n_ccg} CCGs), "
-                                              "floor 250,000, coterminosity off, moved"))
+            for mode in REGION_MODES:
+                cases.append(Case(
+                    name=f"region-{code}-moved-{mode}-250k", family="real_region", builder="lsoa_area",
+                    builder_kwargs=_kw(area=code), scenario=_kw(floor=250_000, coterminosity=mode, objective="moved"),
+                    time_limit=600.0, description=f"LSOAs of the {n_hwb} HWBs of region {name} ({n_ccg} CCGs), "
+                                                  f"floor 250,000, coterminosity {mode}, moved"))
     for mode in ("off", "aligned"):
         cases.append(Case(
             name=f"england-lsoa-moved-{mode}-250k", family="real_england", builder="lsoa2013",

@@ -177,13 +177,14 @@ def test_gap_time_plot_draws_plan_bound_and_gap(tmp_path):
 
 
 def test_regional_families_cover_the_area_teams_and_regions():
-    """24 area teams with at most 12 CCGs x 3 modes; the issue's three regions; England in two modes."""
+    """24 area teams with at most 12 CCGs x 3 modes; the issue's three regions in two modes; England in two modes."""
     from benchmarks.suite import registry
 
     fam = {}
     for c in registry().values():
         fam.setdefault(c.family, []).append(c)
-    assert len(fam["real_area_team"]) == 72 and len(fam["real_region"]) == 3 and len(fam["real_england"]) == 2
+    assert len(fam["real_area_team"]) == 72 and len(fam["real_region"]) == 6 and len(fam["real_england"]) == 2
     assert "area-E39000018-moved-off-250k" not in registry()  # London: 32 CCGs
     south = registry()["region-E40000004-moved-off-250k"]
     assert dict(south.builder_kwargs) == {"area": "E40000004"} and south.time_limit == 600.0
+    assert dict(registry()["region-E40000004-moved-aligned-250k"].scenario)["coterminosity"] == "aligned"

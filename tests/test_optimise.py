@@ -227,6 +227,17 @@ def code_for(inst: Instance) -> str:
     return "\n".join(lines)
 
 
+def tree_edges(draw, n: int) -> tuple[set[tuple[int, int]], list[tuple[int, int]]]:
+    """A random spanning tree of ``n`` units plus up to three extra edges, and every pair."""
+    order = draw(st.permutations(range(n)))
+    edges = set()
+    for k in range(1, n):
+        edges.add(tuple(sorted((order[k], order[draw(st.integers(0, k - 1))]))))
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    edges |= set(draw(st.lists(st.sampled_from(pairs), max_size=3)))
+    return edges, pairs
+
+
 @st.composite
 def cases(draw, min_units: int = 3, max_units: int = 8, baseline: bool | None = False) -> Case:
     """Random tiny instances: a random spanning tree plus a few extra edges
@@ -236,13 +247,7 @@ def cases(draw, min_units: int = 3, max_units: int = 8, baseline: bool | None = 
     ``baseline`` is True (None: sometimes)."""
     n = draw(st.integers(min_units, max_units))
     pops = draw(st.lists(st.integers(1, 100), min_size=n, max_size=n))
-    order = draw(st.permutations(range(n)))
-    edges = set()
-    for k in range(1, n):
-        parent = order[draw(st.integers(0, k - 1))]
-        edges.add(tuple(sorted((order[k], parent))))
-    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
-    edges |= set(draw(st.lists(st.sampled_from(pairs), max_size=3)))
+    edges, pairs = tree_edges(draw, n)
     if draw(st.integers(0, 4)) == 0:  # sometimes disconnected
         drop = draw(st.lists(st.sampled_from(sorted(edges)), min_size=1, max_size=2))
         edges -= set(drop)
@@ -824,12 +829,7 @@ def split_hwb_cases(draw, min_units: int = 4, max_units: int = 8) -> Case:
     units straddle two HWBs (their smaller share elsewhere)."""
     n = draw(st.integers(min_units, max_units))
     pops = draw(st.lists(st.integers(1, 100), min_size=n, max_size=n))
-    order = draw(st.permutations(range(n)))
-    edges = set()
-    for k in range(1, n):
-        edges.add(tuple(sorted((order[k], order[draw(st.integers(0, k - 1))]))))
-    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
-    edges |= set(draw(st.lists(st.sampled_from(pairs), max_size=3)))
+    edges, pairs = tree_edges(draw, n)
     apart = [p for p in pairs if p not in edges]
     assume(apart)
     a, b = draw(st.sampled_from(apart))
@@ -1327,7 +1327,7 @@ def test_enumeration_stops_at_the_deadline():
 
 def test_no_plan_from_the_models_falls_back_to_the_greedy_plan(monkeypatch):
     """When every model ends without a plan (as at a time limit), solve returns
-    the greedy heuristic's plan: FEASIBLE, bound unknown, checked."""
+    the greedy heuristic's plan: FEASIBLE, checked, with a bound from the term bounds (no model)."""
     import ccgmerge.data.synthetic as syn
     from ccgmerge.engine import backends
     from ccgmerge.engine.heuristics import greedy_merge
@@ -1337,7 +1337,9 @@ def test_no_plan_from_the_models_falls_back_to_the_greedy_plan(monkeypatch):
     inst = syn.generate(30, seed=4)
     sc = Scenario(floor=300_000, coterminosity="penalised")
     plan = solve(inst, sc, time_limit=5)
-    assert plan.status is Status.FEASIBLE and plan.bound is None and plan.verdict.ok
+    assert plan.status is Status.FEASIBLE and plan.verdict.ok
+    assert plan.bound is not None and 0 <= plan.bound <= plan.objective
+    assert "term bounds" in plan.subproblems[-1]["detail"]
     assert [list(g) for g in plan.groups] == greedy_merge(inst, sc)
     assert "greedy" in plan.formulation
     # a rule the heuristic does not handle (a limit it breaks): status no_solution, the failing verdict kept

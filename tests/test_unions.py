@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from brute import brute_force
 from ccgmerge.engine.backends import SolverOptions, run
 from ccgmerge.engine.formulations import realign
-from ccgmerge.engine.formulations.unions import UNIONS, structures, unions_data
+from ccgmerge.engine.formulations.hwb_windows import UNIONS
+from ccgmerge.engine.formulations.unions import structures, unions_data
 from ccgmerge.engine.formulations.base import Block
 from ccgmerge.engine.subsets import connected_pieces
 from ccgmerge.engine.solve import solve

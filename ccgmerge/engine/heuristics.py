@@ -102,6 +102,8 @@ def aligned_greedy_merge(inst: Instance, scenario: Scenario, units: Sequence[int
     :func:`greedy_merge` does. A merge is admissible when the union lies in one
     main HWB or holds every unit of each main HWB it touches (a union of whole
     HWBs, the ``aligned`` rule), besides the rules :func:`greedy_merge` applies.
+    When both get stuck and there are no ``alone`` or ``apart`` locks, each HWB starts whole
+    and the smallest group below the floor or not connected joins its smallest neighbour.
     ``together`` locks are not handled (None).
 
     Two HWBs ``X = {A, B}`` and ``Y = {C}`` on the path ``A - B - C``, floor 100:
@@ -158,7 +160,29 @@ def aligned_greedy_merge(inst: Instance, scenario: Scenario, units: Sequence[int
                 start += [sorted(piece)] if fits(sorted(piece)) else [[u] for u in piece]
         return merge_until_viable(start, inst.neighbours, pop, scenario.floor_population, admissible)
 
+    def whole_hwbs() -> list[list[int]] | None:
+        # each HWB whole (its pieces together, connected or not); the smallest group that is below
+        # the floor or not connected joins its smallest neighbour, until every group is viable
+        by: dict[int, list[int]] = {}
+        for u in units:
+            by.setdefault(int(main[u]), []).append(u)
+        groups = sorted(sorted(g) for g in by.values())
+        inside = set(units)
+        while True:
+            bad = [g for g in groups if int(pop[g].sum()) < scenario.floor_population
+                   or len(connected_pieces(inst.neighbours, g)) > 1]
+            if not bad:
+                return groups if all(fits(g) for g in groups) else None
+            g = min(bad, key=lambda g: (int(pop[g].sum()), g[0]))
+            touch = {v for u in g for v in inst.neighbours[u] if v in inside} - set(g)
+            nbrs = [h for h in groups if touch.intersection(h)]
+            if not nbrs:
+                return None
+            h = min(nbrs, key=lambda h: (int(pop[h].sum()), h[0]))
+            groups = sorted([x for x in groups if x is not g and x is not h] + [sorted(g + h)])
+
     # first the baseline groups' pieces inside each HWB; when that gets stuck (a small HWB whose
-    # neighbours are already split into viable groups), the HWBs' own pieces, which merge whole
+    # neighbours are already split into viable groups), the HWBs' own pieces, which merge whole;
+    # last, whole HWBs merged whole
     return (seeded(lambda u: (inst.baseline_codes[u], int(main[u])))
-            or seeded(lambda u: int(main[u])))
+            or seeded(lambda u: int(main[u])) or (None if apart or alone else whole_hwbs()))

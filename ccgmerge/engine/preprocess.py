@@ -3,7 +3,9 @@
 :func:`preprocess` proves infeasibility where it is cheap, naming the
 blockers: a unit locked alone below the floor, a unit above the ceiling, a
 component (or, in ``nested`` mode, an HWB's connected piece) whose whole
-population is below the floor, lock pairs that cannot be honoured. It then
+population is below the floor, lock pairs that cannot be honoured; in
+``aligned`` mode, an HWB that lies in several components with a piece below
+the floor. It then
 splits the instance into independent blocks: connected components, and in
 ``nested`` mode each HWB's connected pieces. Blocks that share a baseline
 group are kept together when the objective needs the baseline; in
@@ -60,6 +62,38 @@ def merge_blocks(blocks: list[Block], key) -> list[Block]:
         else:
             merged[r] = Block(list(b.units), b.label)
     return [merged[k] for k in sorted(merged)]
+
+
+def _split_hwbs(inst: Instance, comps: list[list[int]], F: int) -> Infeasibility | None:
+    """Aligned mode: an HWB whose units lie in several components of the adjacency graph is in no
+    union of whole HWBs (a union is connected and holds all of it), so every connected piece of it
+    must reach the floor on its own; the HWBs with a piece that does not, or None."""
+    main = inst.main_area_index
+    pop = inst.population
+    comp_of = {i: k for k, c in enumerate(comps) for i in c}
+    by_area: dict[int, list[int]] = {}
+    for i in comp_of:
+        by_area.setdefault(int(main[i]), []).append(i)
+    blockers = []
+    for a in sorted(by_area):
+        if len({comp_of[i] for i in by_area[a]}) < 2:
+            continue
+        pieces = connected_pieces(inst.neighbours, sorted(by_area[a]))
+        small = [(p, int(pop[p].sum())) for p in pieces if int(pop[p].sum()) < F]
+        if small:
+            code = inst.area_codes[a]
+            blockers.append({"area": code, "area_name": str(inst.areas.loc[code, "name"]), "units": [inst.unit_codes[i] for p, _ in small for i in p],
+                             "population": min(n for _, n in small), "pieces": [n for _, n in small]})
+    if not blockers:
+        return None
+    text = "; ".join(f"{b['area']} {b['area_name']} (pieces of {', '.join(f'{n:,}' for n in b['pieces'])})" for b in blockers)
+    worst = min(b["population"] for b in blockers)
+    return Infeasibility(
+        f"aligned mode: {len(blockers)} HWB(s) lie in several components of the adjacency graph, so no union of whole "
+        f"HWBs can hold them, and a piece of each holds fewer than {F:,} people: {text}.",
+        units=tuple(c for b in blockers for c in b["units"]), areas=tuple(b["area"] for b in blockers), details=tuple(blockers),
+        suggestion=f"add adjacency edges joining their parts (Instance.with_edges; water crossings: load_lsoa2013(crossings=...)), "
+                   f"use coterminosity='penalised' or 'off', or lower the floor to {worst:,} or less.")
 
 
 def preprocess(inst: Instance, scenario: Scenario) -> tuple[list[Block], list[list[int]], Infeasibility | None]:
@@ -136,6 +170,10 @@ def preprocess(inst: Instance, scenario: Scenario) -> tuple[list[Block], list[li
             areas = ()
         return blocks, fixed, Infeasibility(reason, units=tuple(c for b in blockers for c in b["units"]), areas=areas,
                                             details=tuple(blockers), suggestion=sugg)
+    if mode is Coterminosity.ALIGNED and scenario.contiguity and len(comps) > 1:
+        why = _split_hwbs(inst, comps, F)
+        if why is not None:
+            return blocks, fixed, why
     # together pairs must lie in one block
     where = {i: k for k, b in enumerate(blocks) for i in b.units}
     for a, b in sorted(scenario.together):

@@ -14,7 +14,7 @@
    a named formulation restricts the list to it and must be exact).
 3. **Solve** with the chosen solver (:mod:`ccgmerge.engine.backends`), reading
    an honest status and bound; a block the models leave without a plan gets
-   the greedy heuristic's plan (:mod:`ccgmerge.engine.heuristics`).
+   the greedy heuristic's plan (:mod:`ccgmerge.engine.heuristics`) with a bound that needs no model (:mod:`ccgmerge.engine.term_bounds`).
 4. **Check** the assembled plan with :func:`ccgmerge.check.check_plan`.
 
 Examples
@@ -38,6 +38,7 @@ from ccgmerge.engine.explain import infeasibility_suggestion
 from ccgmerge.engine.heuristics import aligned_greedy_merge, greedy_merge
 from ccgmerge.engine.preprocess import preprocess
 from ccgmerge.engine.subsets import CandidateLimitError
+from ccgmerge.engine.term_bounds import objective_bound
 from ccgmerge.errors import ScenarioError, SolverError
 from ccgmerge.instance import Instance
 from ccgmerge.metrics import objective_value, plan_metrics
@@ -52,8 +53,9 @@ _WORST = [Status.INFEASIBLE, Status.NO_SOLUTION, Status.FEASIBLE, Status.OPTIMAL
 
 def _greedy_fallback(inst: Instance, block: Block, scenario: Scenario, res: BlockResult, timed: bool) -> BlockResult:
     """When the models end without a plan (time limit), the greedy heuristic's
-    plan for the block, if it finds one: status FEASIBLE, the solver's bound
-    (if any) kept. The assembled plan is checked like any other, so a greedy
+    plan for the block, if it finds one: status FEASIBLE, with the bound of
+    :func:`ccgmerge.engine.term_bounds.objective_bound` (on the objective's scale; the value is the
+    plan's objective). The assembled plan is checked like any other, so a greedy
     plan that breaks a rule the heuristic does not handle (limits) leaves the
     plan without a passing verdict, hence NO_SOLUTION."""
     aligned = scenario.coterminosity is Coterminosity.ALIGNED
@@ -61,8 +63,12 @@ def _greedy_fallback(inst: Instance, block: Block, scenario: Scenario, res: Bloc
     if groups is None:
         return res
     why = "within the time limit" if timed else "(the solver stopped without one)"
-    return BlockResult(groups, Status.FEASIBLE, None, None, res.formulation + "+greedy", res.seconds,
-                       f"{res.detail}; no plan from the model {why}: greedy heuristic's plan, bound unknown",
+    value = objective_value(inst, groups, scenario)
+    lb = objective_bound(inst, block.units, scenario)  # a model's bound is on its own scale: not used
+    note = "bound unknown" if lb is None else f"bound {min(lb[0], value):,.0f} from {lb[1]}"
+    return BlockResult(groups, Status.FEASIBLE, value, None if lb is None else min(lb[0], value),
+                       res.formulation + "+greedy", res.seconds,
+                       f"{res.detail}; no plan from the model {why}: greedy heuristic's plan, {note}",
                        res.n_vars, res.n_cons)
 
 
@@ -121,7 +127,7 @@ def _solve_block(instance: Instance, b: Block, scenario: Scenario, ctx: SolveCon
         except CandidateLimitError as exc:
             if forced and ctx.time_left() == 0:
                 # the forced model ran out of time while enumerating: no plan from it, so the
-                # greedy fallback below gives a checked plan with its bound unknown
+                # greedy fallback below gives a checked plan with the term bounds
                 res = BlockResult(None, Status.NO_SOLUTION, None, None, f.name, 0.0, str(exc))
                 break
             if forced:

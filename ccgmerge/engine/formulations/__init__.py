@@ -12,7 +12,7 @@ module                    name             what it solves
 :mod:`.packing`           packing          minimal viable groups, packed (off, nested)
 :mod:`.partition`         partition        set partitioning over unsplittable groups
 :mod:`.parts`             partition        split_areas in penalised mode: bound by its parts
-:mod:`.unions`            labelled         realignment in aligned/nested mode: whole-HWB unions, realign inside
+:mod:`.hwb_windows`       labelled         aligned/nested: HWB unions (:mod:`.unions`), windows
 :mod:`.labelled`          labelled         realignment from a baseline (the realign engine)
 :mod:`.trivial`           trivial          fewest split HWBs: one group per block
 :mod:`.compact`           compact          the assignment model, exact for everything
@@ -40,7 +40,7 @@ from ccgmerge.engine.formulations.packing import PACKING
 from ccgmerge.engine.formulations.partition import PARTITION
 from ccgmerge.engine.formulations.parts import SPLIT_BY_PARTS
 from ccgmerge.engine.formulations.trivial import COARSEST, TRIVIAL
-from ccgmerge.engine.formulations.unions import UNIONS
+from ccgmerge.engine.formulations.hwb_windows import UNIONS
 from ccgmerge.instance import Instance
 from ccgmerge.scenario import Scenario
 

@@ -45,13 +45,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ccgmerge.engine.formulations import realign
-from ccgmerge.engine.formulations.base import Block, BlockResult, Formulation, SolveContext, moved_why_not_exact
+from ccgmerge.engine.formulations.base import Block, BlockResult
 from ccgmerge.engine.subsets import CandidateLimitError, connected_pieces
 from ccgmerge.instance import Instance
 from ccgmerge.plan import Status
 from ccgmerge.scenario import Coterminosity, Scenario
 
-__all__ = ["UnionsData", "unions_data", "union_sets", "structures", "solve_unions", "Unions", "UNIONS",
+__all__ = ["UnionsData", "unions_data", "union_sets", "structures", "solve_unions",
            "MAX_UNION_SETS", "MAX_STRUCTURES", "MAX_CHOICES", "PIECE_SHARE"]
 
 #: most candidate unions (connected sets of whole HWBs) per block
@@ -85,6 +85,12 @@ class UnionsData:
     floor: int
     unions_allowed: bool
     piece_runs: dict = field(default_factory=dict)
+    #: labels no group of this block may continue (continued outside it)
+    unownable: frozenset[int] = frozenset()
+    #: the baseline code of each label
+    codes: tuple[str, ...] = ()
+    #: proven piece runs shared between calls: (piece units, forbidden codes) -> run
+    shared: dict | None = None
 
     def label_people(self, units) -> dict[int, int]:
         """People of each label among ``units``."""
@@ -94,8 +100,10 @@ class UnionsData:
         return out
 
 
-def unions_data(inst: Instance, block: Block, scenario: Scenario) -> UnionsData:
-    """The block of ``inst`` seen by HWB (main HWB of each unit)."""
+def unions_data(inst: Instance, block: Block, scenario: Scenario, unownable: frozenset[str] = frozenset(),
+                shared: dict | None = None) -> UnionsData:
+    """The block of ``inst`` seen by HWB (main HWB of each unit); ``unownable``: baseline codes no
+    group of the block may continue; ``shared``: a cache of proven piece runs kept between calls."""
     main = inst.main_area_index
     F = int(scenario.floor_population)
     by_area: dict[int, list[int]] = {}
@@ -125,7 +133,8 @@ def unions_data(inst: Instance, block: Block, scenario: Scenario) -> UnionsData:
         internal_ok=[all(int(pop[p].sum()) >= F for p in (pieces[q] for q in area_pieces[k])) for k in range(len(areas))],
         area_nb=area_nb, area_pop=[int(pop[u].sum()) for u in areas],
         base={i: labels[inst.baseline_codes[i]] for i in block.units}, n_labels=len(labels), pop=pop, nb=nb, floor=F,
-        unions_allowed=scenario.coterminosity is Coterminosity.ALIGNED)
+        unions_allowed=scenario.coterminosity is Coterminosity.ALIGNED,
+        unownable=frozenset(labels[c] for c in unownable if c in labels), codes=tuple(labels), shared=shared)
 
 
 def union_sets(d: UnionsData, root: int, free: set[int], limit: int = MAX_UNION_SETS,
@@ -207,6 +216,9 @@ def _piece_run(d: UnionsData, q: int, forbidden: frozenset[int], run, options, d
     once per (piece, forbidden), for at most ``share`` of the time left:
     (value, bound, groups, status)."""
     key = (q, forbidden)
+    gkey = None if d.shared is None else (tuple(d.pieces[q]), frozenset(d.codes[l] for l in forbidden))
+    if key not in d.piece_runs and gkey in (d.shared or {}):
+        d.piece_runs[key] = d.shared[gkey]
     if key not in d.piece_runs:
         units = d.pieces[q]
         rd = realign.block_data(units, d.base, d.n_labels, d.pop, d.nb, d.floor, None, forbidden)
@@ -220,6 +232,8 @@ def _piece_run(d: UnionsData, q: int, forbidden: frozenset[int], run, options, d
             d.piece_runs[key] = (None, rr.bound if rr.bound is not None else 0.0, None, rr.status)
         else:
             d.piece_runs[key] = (float(rr.value), float(rr.bound), rr.groups, rr.status)
+        if gkey is not None and rr.status is Status.OPTIMAL:
+            d.shared[gkey] = d.piece_runs[key]
     return d.piece_runs[key]
 
 
@@ -230,17 +244,19 @@ def _structure_choices(d: UnionsData, unions, internal_pieces) -> list[tuple[flo
     u_people = [d.label_people([i for a in u for i in d.areas[a]]) for u in unions]
     for k, lp in enumerate(u_people):
         for l in lp:
-            holders.setdefault(l, []).append(("U", k))
+            if l not in d.unownable:
+                holders.setdefault(l, []).append(("U", k))
     for q in internal_pieces:
         for l in d.label_people(d.pieces[q]):
-            holders.setdefault(l, []).append(("P", q))
+            if l not in d.unownable:
+                holders.setdefault(l, []).append(("P", q))
     shared = sorted(l for l, h in holders.items() if len(h) >= 2)
     out = []
     for pick in itertools.product(*(range(len(holders[l])) for l in shared)):
         choice = {l: k for l, k in zip(shared, pick)}
         cost = 0.0
         for k, (u, lp) in enumerate(zip(unions, u_people)):
-            own = [p for l, p in lp.items() if holders[l][choice.get(l, 0)] == ("U", k)]
+            own = [p for l, p in lp.items() if l in holders and holders[l][choice.get(l, 0)] == ("U", k)]
             cost += sum(lp.values()) - max(own, default=0)
         out.append((cost, {l: holders[l][choice.get(l, 0)] for l in holders}))
         if len(out) > MAX_CHOICES:
@@ -255,12 +271,13 @@ def _search(d: UnionsData, structs, run, options, deadline, share: float, best):
 
     def base_bound(q: int) -> float:
         if q not in free_bound:
-            free_bound[q] = _piece_run(d, q, frozenset(), run, options, deadline, share)[1]
+            free_bound[q] = _piece_run(d, q, d.unownable & frozenset(d.label_people(d.pieces[q])), run, options, deadline,
+                                       share)[1]
         return free_bound[q]
 
     def union_lb(u) -> float:
         lp = d.label_people([i for a in u for i in d.areas[a]])
-        return sum(lp.values()) - max(lp.values())
+        return sum(lp.values()) - max((p for l, p in lp.items() if l not in d.unownable), default=0)
 
     scored = []
     for s in structs:
@@ -286,7 +303,7 @@ def _search(d: UnionsData, structs, run, options, deadline, share: float, best):
                 break
             value, bound, groups = ucost, ucost, [sorted(i for a in u for i in d.areas[a]) for u in s]
             for q in internal:
-                forbidden = frozenset(l for l in d.label_people(d.pieces[q]) if holder[l] != ("P", q))
+                forbidden = frozenset(l for l in d.label_people(d.pieces[q]) if holder.get(l) != ("P", q))
                 v, b, g, _ = _piece_run(d, q, forbidden, run, options, deadline, share)
                 bound += b
                 if g is None:
@@ -300,14 +317,16 @@ def _search(d: UnionsData, structs, run, options, deadline, share: float, best):
     return best, min(best[0], open_bound), evaluated
 
 
-def solve_unions(inst: Instance, block: Block, scenario: Scenario, options, deadline, run) -> BlockResult:
+def solve_unions(inst: Instance, block: Block, scenario: Scenario, options, deadline, run,
+                 unownable: frozenset[str] = frozenset(), shared: dict | None = None) -> BlockResult:
     """Least moved in ``aligned`` (or multi-piece ``nested``) mode: the search of this module.
 
     Passes repeat while time is left and the bound is below the best plan, each
     giving the piece runs that were not proven more time (the best plan and the
-    best bound of every pass are kept)."""
+    best bound of every pass are kept). ``unownable``: baseline codes no group may
+    continue; ``shared``: proven piece runs kept between calls (:func:`unions_data`)."""
     t0 = time.perf_counter()
-    d = unions_data(inst, block, scenario)
+    d = unions_data(inst, block, scenario, unownable, shared)
     structs = structures(d, deadline=deadline)
     if not structs:
         return BlockResult(None, Status.INFEASIBLE, None, None, "labelled", time.perf_counter() - t0,
@@ -333,36 +352,3 @@ def solve_unions(inst: Instance, block: Block, scenario: Scenario, options, dead
                            "labelled", seconds, detail)
     status = Status.OPTIMAL if bound >= value - 1e-9 else Status.FEASIBLE
     return BlockResult(groups, status, value, min(bound, value), "labelled", seconds, detail)
-
-
-class Unions(Formulation):
-    """Least moved in aligned mode (and nested mode over several HWB pieces): unions of whole HWBs, realign inside."""
-
-    name = "labelled"
-    requires = ("the 'moved' objective alone with a baseline grouping, no ceiling, limits or locks, contiguity on and "
-                "coterminosity aligned or nested")
-
-    def why_not_exact(self, instance, scenario):
-        reason = moved_why_not_exact(instance, scenario)
-        if reason:
-            return reason
-        if scenario.alone or scenario.together or scenario.apart:
-            return "locks"
-        if scenario.coterminosity not in (Coterminosity.ALIGNED, Coterminosity.NESTED):
-            return f"coterminosity {scenario.coterminosity.value}"
-        return None
-
-    def accepts(self, instance, block, scenario, forced):
-        if scenario.coterminosity is Coterminosity.ALIGNED:
-            return True
-        main = instance.main_area_index
-        by_area: dict[int, list[int]] = {}
-        for i in block.units:
-            by_area.setdefault(int(main[i]), []).append(i)
-        return len(by_area) >= 2 or len(connected_pieces(instance.neighbours, block.units)) >= 2
-
-    def solve_block(self, instance, block, scenario, ctx: SolveContext) -> BlockResult:
-        return solve_unions(instance, block, scenario, ctx.options, ctx.deadline, ctx.run)
-
-
-UNIONS = Unions()

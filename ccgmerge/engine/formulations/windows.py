@@ -42,7 +42,7 @@ from ccgmerge.engine.formulations import realign
 from ccgmerge.engine.subsets import connected_pieces
 from ccgmerge.plan import Status
 
-__all__ = ["WINDOW_LABELS", "WINDOW_SHARE", "WINDOW_SECONDS", "owned_plan", "label_graph", "windows", "improve_by_windows", "window_note",
+__all__ = ["WINDOW_LABELS", "WINDOW_SHARE", "WINDOW_SECONDS", "owned_plan", "plan_moved", "label_graph", "windows", "improve_by_windows", "window_note",
            "CLUSTER_LABELS", "clusters", "cluster_bound", "count_bound"]
 
 #: most baseline groups a window frees
@@ -110,7 +110,12 @@ def windows(lg: dict[int, set[int]], size: int = WINDOW_LABELS) -> list[tuple[in
     return out
 
 
-def _moved(groups: dict[int, list[int]], base, pop) -> int:
+def plan_moved(groups: dict[int, list[int]], base, pop) -> int:
+    """People moved by groups keyed by owner (negative keys: owning none).
+
+    >>> plan_moved({0: [0, 1], -1: [2]}, {0: 0, 1: 1, 2: 1}, np.array([5, 3, 4]))
+    7
+    """
     return sum(int(pop[i]) for k, g in groups.items() for i in g if base[i] != k)
 
 
@@ -130,7 +135,7 @@ def improve_by_windows(units: Sequence[int], base: dict[int, int], n_labels: int
             return None, {"start": None}
         start = owned_plan(list(whole.values()), base, pop)
     plan = dict(start)
-    log = {"start": _moved(plan, base, pop), "passes": 0, "windows": 0, "improved": 0}
+    log = {"start": plan_moved(plan, base, pop), "passes": 0, "windows": 0, "improved": 0}
     lg = label_graph(units, base, adj)
     wins = windows(lg, size)
     improved = True
@@ -140,7 +145,7 @@ def improve_by_windows(units: Sequence[int], base: dict[int, int], n_labels: int
         for w in wins:
             now = time.perf_counter()
             if deadline is not None and now >= deadline:
-                log["moved"] = _moved(plan, base, pop)
+                log["moved"] = plan_moved(plan, base, pop)
                 return plan, log
             ws = set(w)
             owned = [k for k in plan if k in ws]
@@ -157,7 +162,7 @@ def improve_by_windows(units: Sequence[int], base: dict[int, int], n_labels: int
             stop = None if deadline is None else now + min(WINDOW_SECONDS, max(1.0, WINDOW_SHARE * (deadline - now)))
             rr = realign.solve_realign(rd, run, options, stop)
             log["windows"] += 1
-            before = _moved({k: plan[k] for k in keys}, base, pop)
+            before = plan_moved({k: plan[k] for k in keys}, base, pop)
             if rr.groups is None or rr.value >= before:
                 continue
             for k in keys:
@@ -172,7 +177,7 @@ def improve_by_windows(units: Sequence[int], base: dict[int, int], n_labels: int
             log["improved"] += 1
         if deadline is None and log["passes"] >= 50:
             break
-    log["moved"] = _moved(plan, base, pop)
+    log["moved"] = plan_moved(plan, base, pop)
     return plan, log
 
 

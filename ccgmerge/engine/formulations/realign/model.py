@@ -16,12 +16,14 @@ per constraint family, and :func:`read_groups` reads a solution's groups.
 
 from __future__ import annotations
 
+import time
+
 import pulp
 
 from ccgmerge.engine.formulations.realign.data import RealignData, Restriction
 from ccgmerge.engine.formulations.realign.bounds import label_distances
 
-__all__ = ["restrict", "add_realign_assignment", "add_realign_floor", "add_realign_neighbour_cuts",
+__all__ = ["BuildStopped", "restrict", "add_realign_assignment", "add_realign_floor", "add_realign_neighbour_cuts",
            "add_realign_path_costs", "add_realign_flow", "build_realign", "read_groups"]
 
 
@@ -118,7 +120,17 @@ def add_realign_neighbour_cuts(prob, x, r: Restriction, floor: int):
             prob += x[k, l] <= pulp.lpSum(x[s, l] for s in r.adj[k] if l in r.allowed[s]), f"nb_{k}_{l}"
 
 
-def add_realign_path_costs(prob, x, r: Restriction, dist: dict[int, dict[int, float]], costs: dict[int, float]):
+class BuildStopped(Exception):
+    """The time limit passed while a restricted model was being built (checked per label)."""
+
+
+def _check(deadline: float | None) -> None:
+    if deadline is not None and time.perf_counter() > deadline:
+        raise BuildStopped("the time limit passed while building the restricted model")
+
+
+def add_realign_path_costs(prob, x, r: Restriction, dist: dict[int, dict[int, float]], costs: dict[int, float],
+                           deadline: float | None = None):
     """The paid people of label l's group (those of other owned baseline groups),
     P_l = Σ_{k: nbase(k) ∈ S - {l}} pop_k x[k, l], cover its bound and the path
     from each member to a unit of l (label_cost, label_distances)::
@@ -126,6 +138,7 @@ def add_realign_path_costs(prob, x, r: Restriction, dist: dict[int, dict[int, fl
         P_l >= c_l,   P_l >= d_l(k) x[k, l]   for every free node k allowed l."""
     owned = set(r.S)
     for l in r.S:
+        _check(deadline)
         paid = [r.npop[k] * x[k, l] for k in _members(r, l) if r.fixed[k] is None and r.nbase[k] in owned and r.nbase[k] != l]
         P = pulp.lpSum(paid)
         if costs.get(l, 0) > 0:
@@ -138,7 +151,7 @@ def add_realign_path_costs(prob, x, r: Restriction, dist: dict[int, dict[int, fl
                 prob += P >= dk * x[k, l], f"path_{k}_{l}"
 
 
-def add_realign_flow(prob, x, r: Restriction):
+def add_realign_flow(prob, x, r: Restriction, deadline: float | None = None):
     """Single-commodity flow per label l from its root over the nodes allowed
     l (M_l = their number less one): f[a, b, l] <= M_l x[b, l]; for a fixed root,
     inflow - outflow = x[k, l] at every other node; for a chosen root,
@@ -146,6 +159,7 @@ def add_realign_flow(prob, x, r: Restriction):
     (the root's own unit and one for each of up to M_l other members)."""
     rho = {}
     for l in r.S:
+        _check(deadline)
         mem = _members(r, l)
         ms = set(mem)
         M = max(1, len(mem) - 1)
@@ -179,14 +193,15 @@ def add_realign_flow(prob, x, r: Restriction):
     return rho
 
 
-def build_realign(r: Restriction, floor: int, name: str = "realign"):
+def build_realign(r: Restriction, floor: int, name: str = "realign", deadline: float | None = None):
     """The restricted model of one owner set; returns (problem, x)::
 
         min  constant + Σ_{free k} pop_k (1 - x[k, base(k)])    people moved
         s.t. add_realign_assignment, add_realign_floor, add_realign_neighbour_cuts,
              add_realign_path_costs, add_realign_flow
 
-    ``x[k, l]`` is the constant 1 for a node fixed to l."""
+    ``x[k, l]`` is the constant 1 for a node fixed to l. Past ``deadline`` (checked
+    between families and per label in the largest): :class:`BuildStopped`."""
     prob = pulp.LpProblem(name, pulp.LpMinimize)
     x: dict[tuple[int, int], object] = {}
     for k in range(len(r.nodes)):
@@ -199,11 +214,13 @@ def build_realign(r: Restriction, floor: int, name: str = "realign"):
     obj = [r.npop[k] * (1 - x.get((k, r.nbase[k]), 0)) for k in range(len(r.nodes))
            if r.fixed[k] is None and r.nbase[k] in owned]
     prob += pulp.lpSum(obj) + r.constant
+    _check(deadline)
     add_realign_assignment(prob, x, r)
     add_realign_floor(prob, x, r, floor)
     add_realign_neighbour_cuts(prob, x, r, floor)
-    add_realign_path_costs(prob, x, r, r.dist, r.costs)
-    add_realign_flow(prob, x, r)
+    _check(deadline)
+    add_realign_path_costs(prob, x, r, r.dist, r.costs, deadline)
+    add_realign_flow(prob, x, r, deadline)
     return prob, x
 
 

@@ -24,7 +24,7 @@ from ccgmerge.engine.formulations.realign.data import (RealignData, RealignResul
 from ccgmerge.engine.formulations.realign.bounds import label_candidates, own_components, owner_set_cost, pool_bound
 from ccgmerge.engine.formulations.realign.connectors import connector_branches
 from ccgmerge.engine.formulations.realign.heuristics import fit_plan, heuristic_plan, search_plan
-from ccgmerge.engine.formulations.realign.model import build_realign, read_groups, restrict
+from ccgmerge.engine.formulations.realign.model import BuildStopped, build_realign, read_groups, restrict
 from ccgmerge.engine.formulations.realign.search import search_branches
 from ccgmerge.plan import Status
 
@@ -188,7 +188,18 @@ def solve_realign(d: RealignData, run: Callable, options, deadline: float | None
                 entry["result"] = "empty"
                 done, bound_s = False, U + s
             else:
-                prob, x = build_realign(r, d.floor, name="realign")
+                built = time.perf_counter()
+                try:
+                    prob, x = build_realign(r, d.floor, name="realign", deadline=deadline)
+                    built = time.perf_counter() - built
+                    if deadline is not None and deadline - time.perf_counter() < built:
+                        # writing the model for the solver takes about as long as building it
+                        raise BuildStopped("too little time left to write and solve the restricted model")
+                except BuildStopped as exc:  # the bound so far (U + lo) stands
+                    entry["result"] = f"stopped: {exc}"
+                    bounds[S] = max(LB, min(U + lo, UB))
+                    unproven = True
+                    break
                 prob += prob.objective <= U + s - 1, "cutoff"
                 n_vars, n_cons = max(n_vars, len(prob.variables())), max(n_cons, len(prob.constraints))
                 entry.update(free=sum(1 for f in r.fixed if f is None), nodes=len(r.nodes), vars=len(prob.variables()))
