@@ -32,7 +32,9 @@ search is deterministic (and stops after :data:`MAX_PASSES` passes).
 
 **Bound**: the larger of :func:`~ccgmerge.engine.formulations.aligned_bound.aligned_bound`
 (people moved HWB by HWB, cluster by cluster) and
-:func:`~ccgmerge.engine.formulations.windows.count_bound`, which holds for any plan.
+:func:`~ccgmerge.engine.formulations.windows.count_bound`, which holds for any plan;
+computed after the start (its realign runs are shared with the windows), and the windows
+stop when the plan meets it.
 
 Example: four HWBs in a row, each its own baseline group, floor 10::
 
@@ -74,7 +76,8 @@ MAX_WINDOW_HWBS = 10
 WINDOW_SECONDS = 10.0
 #: most share of the time left one window's search may take
 WINDOW_SHARE = 0.1
-#: share of the time left for the start, and for the bound at the end
+#: share of the time left for the start, and of what is left then for the bound (computed
+#: before the windows, which stop when the plan meets it)
 START_SHARE = 0.35
 BOUND_SHARE = 0.2
 #: most passes of the window search
@@ -226,9 +229,11 @@ def window_around(seed: tuple[int, ...], parts, d: UnionsData, size: int = WINDO
 
 
 def improve_by_hwb_windows(inst: Instance, scenario: Scenario, d: UnionsData, groups: list[list[int]], run, options,
-                           deadline: float | None, shared: dict, size: int = WINDOW_HWBS) -> tuple[list[list[int]], dict]:
-    """The plan after passes of window regrouping (see the module docstring), and a log
-    (``start``, ``moved``, ``passes``, ``windows``, ``improved``, ``size``: the last windows' most HWBs)."""
+                           deadline: float | None, shared: dict, size: int = WINDOW_HWBS,
+                           target: float = 0.0) -> tuple[list[list[int]], dict]:
+    """The plan after passes of window regrouping (see the module docstring), stopping early when it
+    moves no more than ``target`` (a proven bound), and a log (``start``, ``moved``, ``passes``,
+    ``windows``, ``improved``, ``size``: the last windows' most HWBs)."""
     hwb_of = {i: a for a, units in enumerate(d.areas) for i in units}
 
     def moved(gs) -> int:
@@ -243,7 +248,7 @@ def improve_by_hwb_windows(inst: Instance, scenario: Scenario, d: UnionsData, gr
         tried: set = set()
         for h in range(len(d.areas)):
             now = time.perf_counter()
-            if deadline is not None and now >= deadline:
+            if (deadline is not None and now >= deadline) or current <= target:
                 log["moved"], log["size"] = moved(groups), size
                 return groups, log
             parts = parts_of(groups, hwb_of)
@@ -282,6 +287,8 @@ def improve_by_hwb_windows(inst: Instance, scenario: Scenario, d: UnionsData, gr
             groups, current = trial, after
             improved = True
             log["improved"] += 1
+        if current <= target:
+            break
         if not improved:
             timed_out = deadline is not None and unproven
             if size >= MAX_WINDOW_HWBS and not timed_out:
@@ -338,14 +345,15 @@ def solve_aligned_at_scale(inst: Instance, block: Block, scenario: Scenario, opt
     if groups is None:
         return BlockResult(None, Status.NO_SOLUTION, None, None, "labelled", time.perf_counter() - t0,
                            f"aligned windows: no start plan ({start_note})")
-    stop = None if left is None else t0 + (1.0 - BOUND_SHARE) * left
-    groups, log = improve_by_hwb_windows(inst, scenario, d, groups, run, options, stop, shared, window_hwbs)
+    # the bound before the windows, which stop when the plan meets it
+    stop = None if left is None else time.perf_counter() + BOUND_SHARE * left
     units = sorted(block.units)
-    clusters = start_clusters(d, BOUND_HWBS, deadline) or [(a,) for a in range(len(d.areas))]
-    hb, blog = aligned_bound(d, clusters, run, options, deadline, shared)
-    left = time_left(deadline)
+    clusters = start_clusters(d, BOUND_HWBS, stop) or [(a,) for a in range(len(d.areas))]
+    hb, blog = aligned_bound(d, clusters, run, options, stop, shared)
     counted = windows.count_bound(units, d.base, d.pop, d.floor, run, options,
-                                  None if left is None else time.perf_counter() + max(1.0, left))
+                                  None if stop is None else max(stop, time.perf_counter() + 1.0))
+    groups, log = improve_by_hwb_windows(inst, scenario, d, groups, run, options, deadline, shared, window_hwbs,
+                                         target=max(hb, counted))
     moved = log["moved"]
     lb = min(float(moved), max(hb, counted))
     detail = (f"aligned windows over {len(d.areas)} HWBs: {start_note}; moved {log['start']:,} -> {moved:,} in "
