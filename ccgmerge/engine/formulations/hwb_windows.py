@@ -46,6 +46,7 @@ Example: four HWBs in a row, each its own baseline group, floor 10::
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from ccgmerge.engine.formulations import windows
 from ccgmerge.engine.formulations.aligned_bound import BOUND_HWBS, aligned_bound
@@ -201,30 +202,37 @@ def parts_of(groups, hwb_of: dict[int, int]) -> dict[tuple[int, ...], list[list[
     return dict(sorted(out.items()))
 
 
-def window_around(seed: tuple[int, ...], parts, d: UnionsData, size: int = WINDOW_HWBS) -> tuple[tuple[int, ...], ...]:
+def window_around(seed: tuple[int, ...], parts, d: UnionsData, size: int = WINDOW_HWBS,
+                  hwb_people: Sequence[dict[int, int]] | None = None) -> tuple[tuple[int, ...], ...]:
     """The part ``seed`` and neighbouring parts, while the window has at most ``size`` HWBs: first
     those touching an HWB of the window that cannot be divided inside (it must be in a union: they
     are its other partners), then those sharing most baseline people with the window (ties: the
-    lower HWB)."""
+    lower HWB). ``hwb_people``: each HWB's people by baseline group, when the caller has them."""
+    hp = hwb_people if hwb_people is not None else [d.label_people(units) for units in d.areas]
+
+    def people_of(hwbs) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for a in hwbs:
+            out = _add(out, hp[a])
+        return out
+
     part_of = {a: key for key in parts for a in key}
     win = [seed]
-    people = d.label_people([i for a in seed for i in d.areas[a]])
+    people = people_of(seed)
     n = len(seed)
-    ruled_out: set[tuple[int, ...]] = set()
     while True:
-        cands = sorted({part_of[b] for key in win for a in key for b in d.area_nb[a]} - set(win) - ruled_out)
+        cands = sorted({part_of[b] for key in win for a in key for b in d.area_nb[a]} - set(win))
         cands = [c for c in cands if n + len(c) <= size]
         if not cands:
             break
         # first the parts touching an HWB of the window that must be in a union (other partners
         # for it), then those sharing most baseline people, then the lowest HWB
         needy = {b for key in win for a in key if not d.internal_ok[a] for b in d.area_nb[a]}
-        scored = [(bool(needy.intersection(c)), _affinity(people, d.label_people([i for a in c for i in d.areas[a]])), c)
-                  for c in cands]
+        scored = [(bool(needy.intersection(c)), _affinity(people, people_of(c)), c) for c in cands]
         best = max(scored, key=lambda e: (e[0], e[1], [-a for a in e[2]]))[2]
         win.append(best)
         n += len(best)
-        people = _add(people, d.label_people([i for a in best for i in d.areas[a]]))
+        people = _add(people, people_of(best))
     return tuple(sorted(win))
 
 
@@ -239,7 +247,16 @@ def improve_by_hwb_windows(inst: Instance, scenario: Scenario, d: UnionsData, gr
     def moved(gs) -> int:
         return windows.plan_moved(windows.owned_plan(gs, d.base, d.pop), d.base, d.pop)
 
+    hwb_people = [d.label_people(units) for units in d.areas]
+
+    def refresh(gs):
+        """The parts, the owners and the people each owner keeps of its own baseline group."""
+        owners = windows.owned_plan(gs, d.base, d.pop)
+        kept = {k: sum(int(d.pop[i]) for i in g if d.base[i] == k) for k, g in owners.items() if k >= 0}
+        return parts_of(gs, hwb_of), owners, kept
+
     current = moved(groups)
+    parts, owners, kept = refresh(groups)
     log = {"start": current, "passes": 0, "windows": 0, "improved": 0}
     cap = WINDOW_SECONDS
     while deadline is not None or log["passes"] < MAX_PASSES:
@@ -249,27 +266,26 @@ def improve_by_hwb_windows(inst: Instance, scenario: Scenario, d: UnionsData, gr
         for h in range(len(d.areas)):
             now = time.perf_counter()
             if (deadline is not None and now >= deadline) or current <= target:
-                log["moved"], log["size"] = moved(groups), size
+                log["moved"], log["size"] = current, size
                 return groups, log
-            parts = parts_of(groups, hwb_of)
             seed = next(key for key in parts if h in key)
             if seed[0] != h:
                 continue  # one window per part (from its lowest HWB)
-            win = window_around(seed, parts, d, size)
+            win = window_around(seed, parts, d, size, hwb_people)
             if win in tried:
                 continue
             tried.add(win)
             inside = {a for key in win for a in key}
-            owners = windows.owned_plan(groups, d.base, d.pop)
             mine = {k: g for k, g in owners.items() if hwb_of[g[0]] in inside}
             if windows.plan_moved(mine, d.base, d.pop) == 0:
                 continue
             units = sorted(i for a in inside for i in d.areas[a])
             # a baseline group continued outside stays there when its group keeps at least as many of
             # its people as the window holds (the new plan is judged whole, so others may move)
-            held = d.label_people(units)
-            kept = {k: sum(int(d.pop[i]) for i in g if d.base[i] == k) for k, g in owners.items() if k >= 0 and k not in mine}
-            elsewhere = frozenset(d.codes[k] for k, n in kept.items() if n >= held.get(k, 0))
+            held: dict[int, int] = {}
+            for a in inside:
+                held = _add(held, hwb_people[a])
+            elsewhere = frozenset(d.codes[k] for k, n in kept.items() if k not in mine and n >= held.get(k, 0))
             stop = None if deadline is None else now + min(cap, max(1.0, WINDOW_SHARE * (deadline - now)))
             try:
                 res = solve_unions(inst, Block(units, f"window of {len(inside)} HWBs"), scenario, options, stop, run,
@@ -285,6 +301,7 @@ def improve_by_hwb_windows(inst: Instance, scenario: Scenario, d: UnionsData, gr
             if after >= current:
                 continue
             groups, current = trial, after
+            parts, owners, kept = refresh(groups)
             improved = True
             log["improved"] += 1
         if current <= target:
@@ -296,8 +313,7 @@ def improve_by_hwb_windows(inst: Instance, scenario: Scenario, d: UnionsData, gr
             size = min(MAX_WINDOW_HWBS, size + 2)  # nothing improved: larger windows
             if timed_out:
                 cap *= 2  # ... and some were cut short: more time for each
-    log["size"] = size
-    log["moved"] = moved(groups)
+    log["size"], log["moved"] = size, current
     return groups, log
 
 
