@@ -11,7 +11,7 @@ module                    name             what it solves
 :mod:`.aligned`           packing          aligned mode: packing with a split-HWB search
 :mod:`.packing`           packing          minimal viable groups, packed (off, nested)
 :mod:`.partition`         partition        set partitioning over unsplittable groups
-:mod:`.parts`             partition        split_areas in penalised mode: bound by its parts
+:mod:`.parts`             partition        split_areas in penalised mode: parts glued into groups
 :mod:`.hwb_windows`       labelled         aligned/nested: HWB unions (:mod:`.unions`), windows
 :mod:`.labelled`          labelled         realignment from a baseline (the realign engine)
 :mod:`.trivial`           trivial          fewest split HWBs: one group per block

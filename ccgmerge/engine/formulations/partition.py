@@ -49,7 +49,7 @@ from ccgmerge.scenario import Coterminosity, Objective, Scenario
 
 __all__ = ["is_splittable", "refine_unsplittable", "find_split", "unsplittable_sets", "aligned_unsplittable_sets",
            "refine_aligned", "PartitionData",
-           "add_partition_rows", "add_partition_limits", "partition_objective", "build_partition", "solve_partition",
+           "candidate_prune", "add_partition_rows", "add_partition_limits", "partition_objective", "build_partition", "solve_partition",
            "Partition", "PARTITION"]
 
 
@@ -228,17 +228,22 @@ def partition_worthwhile(inst: Instance, block: Block, scenario: Scenario) -> bo
     return scenario.floor_population <= 12 * max(med, 1.0)
 
 
-def solve_partition(inst: Instance, block: Block, scenario: Scenario, options: SolverOptions, deadline, limit,
-                    limits: dict[str, float], run) -> BlockResult:
-    """Set partitioning over unsplittable groups (:func:`build_partition`); ``limits``
-    are the block's right-hand sides. Raises CandidateLimitError when too many."""
-    t0 = time.perf_counter()
-    F = scenario.floor_population
-    pop = inst.population
-    w = pop.tolist()
+def candidate_prune(inst: Instance, scenario: Scenario) -> Callable[[Sequence[int]], bool]:
+    """``prune(members)``: True for a set of unit positions no group may hold,
+    nor any superset of it (above the ceiling or ``max_units``, holding an
+    ``apart`` pair, or in ``nested`` mode spanning two HWBs); the rules that
+    the candidates' enumeration applies as it grows sets.
+
+    >>> from ccgmerge.data.synthetic import generate
+    >>> inst = generate(10, seed=1)
+    >>> prune = candidate_prune(inst, Scenario(floor=1, max_units=2))
+    >>> prune([0, 1]), prune([0, 1, 2])
+    (False, True)
+    """
+    w = inst.population.tolist()
     main = inst.main_area_index
     ceiling, max_units = scenario.ceiling, scenario.max_units
-    apart = {}
+    apart: dict[int, set[int]] = {}
     for a, b in sorted(scenario.apart):
         ia, ib = inst.index[a], inst.index[b]
         apart.setdefault(ia, set()).add(ib)
@@ -258,6 +263,19 @@ def solve_partition(inst: Instance, block: Block, scenario: Scenario, options: S
                 return True
         return False
 
+    return prune
+
+
+def solve_partition(inst: Instance, block: Block, scenario: Scenario, options: SolverOptions, deadline, limit,
+                    limits: dict[str, float], run) -> BlockResult:
+    """Set partitioning over unsplittable groups (:func:`build_partition`); ``limits``
+    are the block's right-hand sides. Raises CandidateLimitError when too many."""
+    t0 = time.perf_counter()
+    F = scenario.floor_population
+    pop = inst.population
+    w = pop.tolist()
+    main = inst.main_area_index
+    prune = candidate_prune(inst, scenario)
     t_enum = time.perf_counter()
     aligned = scenario.coterminosity is Coterminosity.ALIGNED
     invalid: set[int] = set()
